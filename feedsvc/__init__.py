@@ -1,0 +1,61 @@
+"""feedsvc: renewal deadlines as calendar feeds with alarms ahead of each due date."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from feedsvc import config, db, errors
+
+csrf = CSRFProtect()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then instance/config.py, then environment, then test_config."""
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "FEEDSVC_INSTANCE_PATH")
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path or None)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config.defaults())
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_mapping(config.from_environment())
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    if not app.config.get("FEEDSVC_DATABASE_URL"):
+        app.config["FEEDSVC_DATABASE_URL"] = config.default_database_url(app.instance_path)
+    app.config["FEEDSVC_DATABASE_URL"] = config.normalise_database_url(
+        app.config["FEEDSVC_DATABASE_URL"])
+    if not app.config.get("FEEDSVC_SECRET_KEY"):
+        app.config["FEEDSVC_SECRET_KEY"] = config.load_or_create_secret(app.instance_path)
+    app.config["SECRET_KEY"] = app.config["FEEDSVC_SECRET_KEY"]
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["FEEDSVC_MAX_BODY_BYTES"])
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    app.config["WTF_CSRF_TIME_LIMIT"] = None
+    # The API authenticates with bearer tokens, not cookies, so it needs no CSRF token.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = True
+
+    db.init_app(app)
+    errors.register(app)
+    csrf.init_app(app)
+
+    from feedsvc import auth
+    from feedsvc.api import bp as api_bp
+    from feedsvc.web import bp as web_bp
+
+    auth.init_app(app)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)
+    app.register_blueprint(web_bp)
+
+    from feedsvc import cli
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,178 @@
+"""Accounts, passwords and API tokens: plain functions over a Session."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from feedsvc.errors import Conflict, NotFound, ValidationFailed
+from feedsvc.models import ApiToken, User, utcnow
+from feedsvc.schemas import DEFAULT_ALARMS, LOCALES, known_timezones
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+API_TOKEN_PREFIX = "fs_"
+# A real hash to check against when the e-mail is unknown, so both paths take as long.
+_DUMMY_HASH = generate_password_hash("not a password")
+
+
+def normalise_email(email: str) -> str:
+    """E-mail addresses are compared case-insensitively."""
+    return email.strip().lower()
+
+
+def check_email(email: str) -> str:
+    """The normalised address, or ``ValidationFailed`` naming the field."""
+    email = normalise_email(email)
+    local, _, domain = email.partition("@")
+    if (not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email)
+            or domain.startswith(".") or domain.endswith(".")):
+        raise ValidationFailed("Please give a valid e-mail address.",
+                               {"email": "must be an e-mail address such as you@example.com"})
+    return email
+
+
+def check_password(password: str) -> None:
+    """Refuse passwords that are too short or absurdly long."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            "The password is too short.",
+            {"password": f"must have at least {MIN_PASSWORD_LENGTH} characters"},
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed("The password is too long.",
+                               {"password": f"must have at most {MAX_PASSWORD_LENGTH} characters"})
+
+
+def create_user(
+    session: Session,
+    email: str,
+    password: str,
+    timezone: str = "UTC",
+    locale: str = "en",
+) -> User:
+    """Create an account; ``Conflict`` when the e-mail is taken."""
+    email = check_email(email)
+    check_password(password)
+    if timezone not in known_timezones():
+        raise ValidationFailed("Unknown time zone.", {"timezone": "must be an IANA time zone name"})
+    if locale not in LOCALES:
+        raise ValidationFailed("Unknown language.", {"locale": "must be en or zh-Hans"})
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict("An account with this e-mail already exists.",
+                       {"email": "is already registered"})
+    user = User(
+        email=email,
+        password_hash=generate_password_hash(password),
+        timezone=timezone,
+        locale=locale,
+        default_alarms=[dict(alarm) for alarm in DEFAULT_ALARMS],
+        session_nonce=secrets.token_hex(16),
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Two sign-ups raced for the same address; the unique index decided.
+        session.rollback()
+        raise Conflict("An account with this e-mail already exists.",
+                       {"email": "is already registered"}) from None
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The user with this e-mail and password, or None."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password):
+        return None
+    return user
+
+
+def user_by_email(session: Session, email: str) -> User:
+    """The user with this e-mail, or ``NotFound``."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise NotFound(f"No account with the e-mail {email}.")
+    return user
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a token: high-entropy secrets need no slow hash."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just created: ``secret`` is shown once and never stored."""
+
+    record: ApiToken
+    secret: str
+
+
+def create_api_token(session: Session, user: User, name: str = "API token") -> NewToken:
+    """Create a bearer token for the API (256 random bits)."""
+    name = name.strip()[:100] or "API token"
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(user=user, name=name, token_hash=hash_token(secret), prefix=secret[:10])
+    session.add(record)
+    session.flush()
+    return NewToken(record=record, secret=secret)
+
+
+def user_for_api_token(session: Session, secret: str) -> User | None:
+    """The owner of a live token, or None for an unknown or revoked one."""
+    if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    record = session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(secret),
+                               ApiToken.revoked_at.is_(None))
+    )
+    return None if record is None else record.user
+
+
+def list_api_tokens(session: Session, user: User) -> list[ApiToken]:
+    """The user's tokens that still work, newest first."""
+    return list(session.scalars(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.id.desc())
+    ))
+
+
+def revoke_api_token(session: Session, user: User, token_id: int) -> None:
+    """Revoke one of the user's tokens; another user's token is ``NotFound``."""
+    record = session.scalar(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id,
+                               ApiToken.revoked_at.is_(None))
+    )
+    if record is None:
+        raise NotFound("No such token.")
+    record.revoked_at = utcnow()
+
+
+def update_settings(
+    session: Session,
+    user: User,
+    *,
+    timezone: str | None = None,
+    locale: str | None = None,
+    default_alarms: list[dict[str, object]] | None = None,
+) -> User:
+    """Change the given settings (already validated by ``schemas.MePatch``)."""
+    if timezone is not None:
+        user.timezone = timezone
+    if locale is not None:
+        user.locale = locale
+    if default_alarms is not None:
+        user.default_alarms = default_alarms
+    user.updated_at = utcnow()
+    session.flush()
+    return user

@@ -1,0 +1,147 @@
+"""The JSON API under /api/v1: bearer tokens, thin views over the domain modules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from feedsvc import accounts, items
+from feedsvc.db import get_session
+from feedsvc.errors import BadRequest, Unauthorized, UnsupportedMediaType, ValidationFailed
+from feedsvc.models import User
+from feedsvc.schemas import CATEGORIES, Alarm, Me, MePatch, validate
+from feedsvc.status import today_in
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PUBLIC_ENDPOINTS = {"api.openapi"}
+
+
+@bp.before_request
+def authenticate() -> None:
+    """Every endpoint but the OpenAPI document needs ``Authorization: Bearer <token>``."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
+    user = accounts.user_for_api_token(get_session(), token.strip())
+    if user is None:
+        raise Unauthorized("The API token is unknown or revoked.")
+    g.api_user = user
+
+
+def current_user() -> User:
+    """The user the request's token belongs to."""
+    return g.api_user
+
+
+def json_body() -> Any:
+    """The request's JSON body: 415 for another content type, 400 when it is not JSON."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise BadRequest(f"The body is not valid JSON: {error}.") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def me_out(user: User) -> dict[str, Any]:
+    return Me(email=user.email, timezone=user.timezone, locale=user.locale,  # type: ignore[arg-type]
+              default_alarms=[Alarm(**a) for a in user.default_alarms]).model_dump(mode="json")
+
+
+@bp.get("/me")
+def get_me() -> Response:
+    return jsonify(me_out(current_user()))
+
+
+@bp.patch("/me")
+def patch_me() -> Response:
+    patch = validate(MePatch, json_body())
+    session = get_session()
+    accounts.update_settings(
+        session,
+        current_user(),
+        timezone=patch.timezone,
+        locale=patch.locale,
+        default_alarms=None if patch.default_alarms is None
+        else [a.model_dump() for a in patch.default_alarms],
+    )
+    session.commit()
+    return jsonify(me_out(current_user()))
+
+
+def item_json(item: items.Item, today: Any) -> dict[str, Any]:
+    return items.item_out(item, current_user(), today).model_dump(mode="json", by_alias=True)
+
+
+def _bool_arg(name: str) -> bool:
+    value = request.args.get(name, "false").lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ValidationFailed(f"The '{name}' parameter must be true or false.",
+                               {name: "must be true or false"})
+    return value in ("true", "1")
+
+
+@bp.get("/items")
+def list_items() -> Response:
+    category = request.args.get("category")
+    if category is not None and category not in CATEGORIES:
+        raise ValidationFailed("Unknown category.",
+                               {"category": "must be one of " + ", ".join(CATEGORIES)})
+    user = current_user()
+    found = items.list_items(get_session(), user, category=category,
+                             archived=_bool_arg("archived"))
+    today = today_in(user.timezone)
+    return jsonify({"items": [item_json(item, today) for item in found]})
+
+
+@bp.post("/items")
+def create_item() -> tuple[Response, int, dict[str, str]]:
+    session = get_session()
+    user = current_user()
+    item = items.create_item(session, user, json_body())
+    session.commit()
+    return jsonify(item_json(item, today_in(user.timezone))), 201, {
+        "Location": f"/api/v1/items/{item.id}"}
+
+
+@bp.get("/items/<int:item_id>")
+def get_item(item_id: int) -> Response:
+    user = current_user()
+    item = items.get_item(get_session(), user, item_id)
+    return jsonify(item_json(item, today_in(user.timezone)))
+
+
+@bp.patch("/items/<int:item_id>")
+def patch_item(item_id: int) -> Response:
+    session = get_session()
+    user = current_user()
+    body = json_body()
+    item = items.get_item(session, user, item_id)
+    items.update_item(session, item, body)
+    session.commit()
+    return jsonify(item_json(item, today_in(user.timezone)))
+
+
+@bp.delete("/items/<int:item_id>")
+def delete_item(item_id: int) -> tuple[str, int]:
+    session = get_session()
+    items.delete_item(session, items.get_item(session, current_user(), item_id))
+    session.commit()
+    return "", 204
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from feedsvc.openapi import document
+
+    return jsonify(document())

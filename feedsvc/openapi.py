@@ -1,0 +1,108 @@
+"""The OpenAPI 3 document, generated from the same pydantic models that validate input."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from feedsvc.schemas import ErrorResponse, ItemFields, ItemList, ItemOut, Me, MePatch
+
+SCHEMAS: tuple[tuple[type, str], ...] = (
+    (ItemFields, "validation"),
+    (ItemOut, "serialization"),
+    (ItemList, "serialization"),
+    (Me, "serialization"),
+    (MePatch, "validation"),
+    (ErrorResponse, "serialization"),
+)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str) -> dict[str, Any]:
+    return {"application/json": {"schema": _ref(name)}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    text = {400: "Malformed JSON", 401: "No or bad token", 404: "Not found, or not yours",
+            409: "Conflict", 413: "Body too large", 415: "Body is not JSON",
+            422: "Invalid fields (see error.fields)"}
+    return {str(s): {"description": text[s], "content": _json("ErrorResponse")} for s in statuses}
+
+
+def _item_patch_schema(item_fields: dict[str, Any]) -> dict[str, Any]:
+    # A PATCH takes any subset of the writable fields, validated by the same rules.
+    return {**item_fields, "title": "ItemPatch", "required": []}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document (built once per process)."""
+    _, defs = models_json_schema(SCHEMAS, ref_template="#/components/schemas/{model}",
+                                 by_alias=True)
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas["ItemPatch"] = _item_patch_schema(schemas["ItemFields"])
+    item_id = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    write_errors = _errors(400, 401, 413, 415, 422)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "feedsvc API", "version": "1",
+                 "description": "Renewal items and calendar feeds. Authenticate with "
+                                "'Authorization: Bearer <token>'."},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/me": {
+                "get": {"operationId": "getMe", "responses": {
+                    "200": {"description": "The account's settings", "content": _json("Me")},
+                    **_errors(401)}},
+                "patch": {"operationId": "patchMe",
+                          "requestBody": {"required": True, "content": _json("MePatch")},
+                          "responses": {"200": {"description": "Updated settings",
+                                                "content": _json("Me")}, **write_errors}},
+            },
+            "/items": {
+                "get": {
+                    "operationId": "listItems",
+                    "parameters": [
+                        {"name": "category", "in": "query", "schema": {
+                            "type": "string",
+                            "enum": ["sim", "subscription", "domain", "document", "other"]}},
+                        {"name": "archived", "in": "query",
+                         "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}},
+                    ],
+                    "responses": {"200": {"description": "Items sorted by due date",
+                                          "content": _json("ItemList")}, **_errors(401, 422)},
+                },
+                "post": {"operationId": "createItem",
+                         "requestBody": {"required": True, "content": _json("ItemFields")},
+                         "responses": {"201": {"description": "Created",
+                                               "content": _json("ItemOut")}, **write_errors}},
+            },
+            "/items/{item_id}": {
+                "parameters": [item_id],
+                "get": {"operationId": "getItem", "responses": {
+                    "200": {"description": "The item", "content": _json("ItemOut")},
+                    **_errors(401, 404)}},
+                "patch": {"operationId": "patchItem",
+                          "requestBody": {"required": True, "content": _json("ItemPatch")},
+                          "responses": {"200": {"description": "Updated",
+                                                "content": _json("ItemOut")},
+                                        **_errors(400, 401, 404, 413, 415, 422)}},
+                "delete": {"operationId": "deleteItem", "responses": {
+                    "204": {"description": "Deleted"}, **_errors(401, 404)}},
+            },
+            "/openapi.json": {
+                "get": {"operationId": "openapi", "security": [],
+                        "responses": {"200": {"description": "This document"}}},
+            },
+        },
+    }
