@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
 from feedsvc import accounts, feeds
 from feedsvc.db import get_engine, new_session
@@ -50,7 +50,7 @@ def upgrade_database(app: Flask, revision: str = "head") -> None:
     command.upgrade(alembic_config(app), revision)
 
 
-@click.group("db")
+@click.group("db", cls=AppGroup)
 def db_group() -> None:
     """Database schema (Alembic migrations)."""
 
@@ -73,7 +73,7 @@ def db_revision(message: str) -> None:
                      message=message, autogenerate=True)
 
 
-@click.group("user")
+@click.group("user", cls=AppGroup)
 def user_group() -> None:
     """Accounts."""
 
@@ -98,7 +98,7 @@ def user_create(email: str, password_stdin: bool, timezone: str, locale: str) ->
         click.echo(f"Created {user.email}.", err=True)
 
 
-@click.group("token")
+@click.group("token", cls=AppGroup)
 def token_group() -> None:
     """API tokens."""
 
@@ -119,6 +119,7 @@ def token_create(email: str, name: str) -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Create demo@example.com with one item per seed country (password: demo-password)."""
     from feedsvc.demo import DEMO_EMAIL, DEMO_PASSWORD, create_demo
