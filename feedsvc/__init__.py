@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from feedsvc import config, db, errors
+from feedsvc import config, db, errors, headers
 
 csrf = CSRFProtect()
 
@@ -44,16 +44,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     errors.register(app)
+    headers.init_app(app)
     csrf.init_app(app)
 
     from feedsvc import auth
     from feedsvc.api import bp as api_bp
     from feedsvc.web import bp as web_bp
+    from feedsvc.web.feed import bp as feed_bp
 
     auth.init_app(app)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)
     app.register_blueprint(web_bp)
+    app.register_blueprint(feed_bp)
 
     from feedsvc import cli
 

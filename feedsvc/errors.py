@@ -11,6 +11,7 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,11 @@ def register(app: Flask) -> None:
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response
+
+    @app.errorhandler(StaleDataError)
+    def handle_concurrent_change(error: StaleDataError) -> Response:
+        return error_response(409, "Someone changed this at the same time. "
+                                   "Reload it and try again.")
 
     @app.errorhandler(OperationalError)
     def handle_database_unavailable(error: DBAPIError) -> Response:

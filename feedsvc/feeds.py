@@ -1,4 +1,4 @@
-"""Feeds: the secret calendar URLs of an account.
+"""Feeds: the secret calendar URLs of an account, and what they serve.
 
 A feed's URL token is HMAC-SHA256(secret key, the feed's random ``secret``): 256 bits the
 owner can be shown again at any time, yet a copy of the database alone (which holds the
@@ -8,17 +8,28 @@ owner can be shown again at any time, yet a copy of the database alone (which ho
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from feedsvc import ics
 from feedsvc.accounts import hash_token
-from feedsvc.models import Feed, User
+from feedsvc.errors import Gone, NotFound
+from feedsvc.items import MAX_ID, effective_alarms
+from feedsvc.models import Feed, Item, Renewal, RetiredFeedToken, User, utcnow
+from feedsvc.renewals import recent_since
+from feedsvc.schemas import FeedFields, validate
 
 DEFAULT_FEED_NAME = "All renewals"
+# Token alphabet and length of feed_token(): 43 URL-safe base64 characters.
+TOKEN_LENGTH = 43
 
 
 def feed_token(secret_key: str, feed_secret: str) -> str:
@@ -28,33 +39,205 @@ def feed_token(secret_key: str, feed_secret: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def create_feed(
-    session: Session,
-    user: User,
-    secret_key: str,
-    *,
-    name: str = DEFAULT_FEED_NAME,
-    categories: list[str] | None = None,
-    reminder_events: bool = False,
-    show_numbers: bool = False,
-) -> Feed:
-    """Create a feed with a fresh secret."""
-    feed_secret = secrets.token_hex(32)
-    feed = Feed(
-        user=user,
-        name=name,
-        categories=categories,
-        reminder_events=reminder_events,
-        show_numbers=show_numbers,
-        secret=feed_secret,
-        token_hash=hash_token(feed_token(secret_key, feed_secret)),
+@dataclass(frozen=True)
+class FeedUrls:
+    """Where a feed can be subscribed from."""
+
+    url: str
+    webcal_url: str
+    google_url: str
+
+
+def feed_urls(feed: Feed, secret_key: str, base_url: str) -> FeedUrls:
+    """The https URL, the webcal:// URL, and Google Calendar's subscribe link.
+
+    Google ignores alarms in subscribed calendars, so its link always points at a variant of
+    the feed that carries lead events.
+    """
+    token = feed_token(secret_key, feed.secret)
+    base = base_url.rstrip("/")
+    url = f"{base}/feeds/{token}.ics"
+    google_feed = url if feed.reminder_events else f"{base}/feeds/{token}/google.ics"
+    webcal = "webcal://" + url.split("://", 1)[1]
+    google_webcal = "webcal://" + google_feed.split("://", 1)[1]
+    return FeedUrls(
+        url=url,
+        webcal_url=webcal,
+        google_url="https://calendar.google.com/calendar/render?cid=" + quote(google_webcal, safe=""),
     )
+
+
+def _new_secret(secret_key: str) -> tuple[str, str]:
+    feed_secret = secrets.token_hex(32)
+    return feed_secret, hash_token(feed_token(secret_key, feed_secret))
+
+
+def create_feed(session: Session, user: User, secret_key: str, data: Any) -> Feed:
+    """Validate the settings (``{}`` for the defaults) and create a feed with a fresh secret."""
+    # No None-means-defaults here: a JSON body of ``null`` must be refused, not obeyed.
+    fields = validate(FeedFields, data)
+    feed_secret, token_hash = _new_secret(secret_key)
+    now = utcnow()
+    feed = Feed(user_id=user.id, secret=feed_secret, token_hash=token_hash,
+                created_at=now, updated_at=now)
+    _apply(feed, fields)
     session.add(feed)
     session.flush()
     return feed
 
 
+def _apply(feed: Feed, fields: FeedFields) -> None:
+    feed.name = fields.name
+    feed.categories = None if fields.categories is None else sorted(set(fields.categories))
+    feed.reminder_events = fields.reminder_events
+    feed.show_numbers = fields.show_numbers
+
+
 def ensure_default_feed(session: Session, user: User, secret_key: str) -> Feed:
     """The user's first feed, created (all categories) when they have none."""
     feed = session.scalar(select(Feed).where(Feed.user_id == user.id).order_by(Feed.id).limit(1))
-    return feed or create_feed(session, user, secret_key)
+    return feed or create_feed(session, user, secret_key, {"name": DEFAULT_FEED_NAME})
+
+
+def list_feeds(session: Session, user: User) -> list[Feed]:
+    """The user's feeds, oldest first."""
+    return list(session.scalars(select(Feed).where(Feed.user_id == user.id).order_by(Feed.id)))
+
+
+def get_feed(session: Session, user: User, feed_id: int) -> Feed:
+    """One of the user's feeds; another user's feed is ``NotFound`` like a missing one."""
+    feed = None
+    if 0 < feed_id <= MAX_ID:
+        feed = session.scalar(select(Feed).where(Feed.id == feed_id, Feed.user_id == user.id))
+    if feed is None:
+        raise NotFound(f"No feed {feed_id}.")
+    return feed
+
+
+def feed_fields(feed: Feed) -> dict[str, Any]:
+    """The feed's writable settings in their input shape."""
+    return {"name": feed.name, "categories": feed.categories,
+            "reminder_events": feed.reminder_events, "show_numbers": feed.show_numbers}
+
+
+def update_feed(session: Session, feed: Feed, changes: Any) -> Feed:
+    """Merge changes into the feed's settings, validated as a whole."""
+    before = feed_fields(feed)
+    fields = validate(FeedFields, {**before, **changes} if isinstance(changes, dict) else changes)
+    _apply(feed, fields)
+    if feed_fields(feed) != before:
+        feed.version += 1
+        feed.updated_at = utcnow()
+    session.flush()
+    return feed
+
+
+def _retire(session: Session, token_hash: str) -> None:
+    session.add(RetiredFeedToken(token_hash=token_hash))
+
+
+def rotate_feed(session: Session, feed: Feed, secret_key: str) -> Feed:
+    """Give the feed a new URL; the old one answers 410 Gone from now on."""
+    _retire(session, feed.token_hash)
+    # Only the address changes: the calendar's content and LAST-MODIFIED stay as they were.
+    feed.secret, feed.token_hash = _new_secret(secret_key)
+    session.flush()
+    return feed
+
+
+def delete_feed(session: Session, feed: Feed) -> None:
+    """Delete a feed; its URL answers 410 Gone from now on."""
+    _retire(session, feed.token_hash)
+    session.delete(feed)
+    session.flush()
+
+
+def feed_for_token(session: Session, token: str) -> Feed:
+    """The live feed behind a URL token; ``Gone`` when retired, ``NotFound`` when unknown."""
+    if len(token) != TOKEN_LENGTH:
+        raise NotFound("No such calendar.")
+    token_hash = hash_token(token)
+    feed = session.scalar(select(Feed).where(Feed.token_hash == token_hash))
+    if feed is not None:
+        return feed
+    if session.get(RetiredFeedToken, token_hash) is not None:
+        raise Gone("This calendar address was replaced or deleted. "
+                   "Subscribe again with the new address.")
+    raise NotFound("No such calendar.")
+
+
+def _renewal_view(renewal: Renewal) -> ics.RenewalView:
+    return ics.RenewalView(id=renewal.id, renewed_on=renewal.renewed_on, amount=renewal.amount,
+                           currency=renewal.currency, method=renewal.method,
+                           reference=renewal.reference, note=renewal.note)
+
+
+def feed_view(
+    session: Session,
+    feed: Feed,
+    user: User,
+    base_url: str,
+    today: dt.date,
+    *,
+    reminder_events: bool | None = None,
+) -> ics.FeedView:
+    """Everything the calendar needs, in three queries whatever the number of items."""
+    query = select(Item).where(Item.user_id == user.id, Item.archived.is_(False))
+    if feed.categories is not None:
+        query = query.where(Item.category.in_(feed.categories))
+    found = list(session.scalars(query.order_by(Item.due_date, Item.id)))
+    ids = [item.id for item in found]
+
+    latest_ids = (select(func.max(Renewal.id)).join(Item).where(Item.user_id == user.id)
+                  .group_by(Renewal.item_id))
+    latest = {r.item_id: r for r in session.scalars(
+        select(Renewal).where(Renewal.id.in_(latest_ids)))} if ids else {}
+    recent: dict[int, list[Renewal]] = {}
+    if ids:
+        since = recent_since(today)
+        for renewal in session.scalars(
+                select(Renewal).join(Item).where(Item.user_id == user.id,
+                                                 Renewal.renewed_on > since)
+                .order_by(Renewal.renewed_on, Renewal.id)):
+            recent.setdefault(renewal.item_id, []).append(renewal)
+
+    base = base_url.rstrip("/")
+    settings_changed = max(user.updated_at, feed.updated_at)
+    views = []
+    for item in found:
+        last = latest.get(item.id)
+        views.append(ics.ItemView(
+            id=item.id,
+            title=item.title,
+            due_date=item.due_date,
+            cycle=last.id if last else 0,
+            # Each counter only grows, so their sum rises with every change to the event.
+            sequence=item.version + user.version + feed.version - 2,
+            last_modified=max(item.updated_at, settings_changed),
+            page_url=f"{base}/items/{item.id}",
+            alarms=tuple(ics.AlarmSpec(a["days_before"], a["at"])
+                         for a in effective_alarms(item, user)),
+            provider=item.provider,
+            phone_number=item.phone_number,
+            country=item.country,
+            grace_days=item.grace_days,
+            price_amount=item.price_amount,
+            price_currency=item.price_currency,
+            bound_services=tuple(item.bound_services),
+            notes=item.notes,
+            url=item.url,
+            auto_renew=item.auto_renew,
+            last_renewal=_renewal_view(last) if last else None,
+            recent_renewals=tuple(_renewal_view(r) for r in recent.get(item.id, ())),
+        ))
+    last_modified = max([settings_changed, *(v.last_modified for v in views)])
+    return ics.FeedView(
+        uid=f"feed-{feed.id}@{ics.UID_DOMAIN}",
+        name=feed.name,
+        timezone=user.timezone,
+        locale=user.locale,
+        last_modified=last_modified.replace(microsecond=0),
+        reminder_events=feed.reminder_events if reminder_events is None else reminder_events,
+        show_numbers=feed.show_numbers,
+        items=tuple(views),
+    )

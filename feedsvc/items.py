@@ -13,6 +13,9 @@ from feedsvc.models import Item, User, utcnow
 from feedsvc.schemas import ItemFields, ItemOut, validate
 from feedsvc.status import item_status
 
+# Ids are 32-bit on PostgreSQL; a larger one cannot exist, and must not reach the driver.
+MAX_ID = 2**31 - 1
+
 
 def list_items(
     session: Session, user: User, *, category: str | None = None, archived: bool = False
@@ -26,6 +29,8 @@ def list_items(
 
 def get_item(session: Session, user: User, item_id: int) -> Item:
     """One of the user's items; another user's item is ``NotFound`` like a missing one."""
+    if not 0 < item_id <= MAX_ID:
+        raise NotFound(f"No item {item_id}.")
     item = session.scalar(select(Item).where(Item.id == item_id, Item.user_id == user.id))
     if item is None:
         raise NotFound(f"No item {item_id}.")
@@ -93,7 +98,7 @@ def create_item(session: Session, user: User, data: Any) -> Item:
     """Validate input and store a new item."""
     fields = validate(ItemFields, data)
     now = utcnow()
-    item = Item(user_id=user.id, version=1, created_at=now, updated_at=now)
+    item = Item(user_id=user.id, created_at=now, updated_at=now)
     _apply(item, fields)
     session.add(item)
     session.flush()
@@ -108,7 +113,6 @@ def update_item(session: Session, item: Item, changes: Any) -> Item:
     fields = validate(ItemFields, changes)
     _apply(item, fields)
     if writable_fields(item) != before:
-        item.version += 1
         item.updated_at = utcnow()
     session.flush()
     return item

@@ -72,8 +72,11 @@ class User(Base):
     default_alarms: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # Part of the login session's identity: changing it signs out every session.
     session_nonce: Mapped[str] = mapped_column(String(64))
+    # Bumped when a setting that shapes the feeds changes (language, time zone, alarms).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # When a setting that shapes the feeds last changed (not the password or the session).
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     items: Mapped[list[Item]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -108,7 +111,9 @@ class Item(Base):
     """Something to renew before a date, such as a number-keeping SIM card."""
 
     __tablename__ = "items"
-    __table_args__ = (Index("ix_items_user_id_due_date", "user_id", "due_date"),)
+    # AUTOINCREMENT on SQLite too: an id, and so an event UID, is never used twice.
+    __table_args__ = (Index("ix_items_user_id_due_date", "user_id", "due_date"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -133,10 +138,14 @@ class Item(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Bumped on every change: the feed's SEQUENCE and the API's ETag come from it.
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped by SQLAlchemy on every UPDATE, which also checks it (optimistic locking): a
+    # write based on a stale read fails instead of silently undoing another one. The
+    # feed's SEQUENCE and the API's ETag come from it.
+    version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
 
     user: Mapped[User] = relationship(back_populates="items")
     renewals: Mapped[list[Renewal]] = relationship(
@@ -151,7 +160,8 @@ class Renewal(Base):
     """One recorded renewal, with the due dates around it so it can be undone."""
 
     __tablename__ = "renewals"
-    __table_args__ = (Index("ix_renewals_item_id_id", "item_id", "id"),)
+    __table_args__ = (Index("ix_renewals_item_id_id", "item_id", "id"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
@@ -186,6 +196,8 @@ class Feed(Base):
     show_numbers: Mapped[bool] = mapped_column(Boolean, default=False)
     secret: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Bumped when the feed's settings change; part of every event's SEQUENCE.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from feedsvc.schemas import ErrorResponse, ItemFields, ItemList, ItemOut, Me, MePatch
+from feedsvc.schemas import (
+    ErrorResponse,
+    FeedFields,
+    FeedList,
+    FeedOut,
+    ItemFields,
+    ItemList,
+    ItemOut,
+    Me,
+    MePatch,
+    RenewalCreated,
+    RenewalFields,
+    RenewalList,
+    RenewalOut,
+)
 
-SCHEMAS: tuple[tuple[type, str], ...] = (
+SCHEMAS: tuple[tuple[type[BaseModel], Literal["validation", "serialization"]], ...] = (
     (ItemFields, "validation"),
     (ItemOut, "serialization"),
     (ItemList, "serialization"),
     (Me, "serialization"),
     (MePatch, "validation"),
     (ErrorResponse, "serialization"),
+    (FeedFields, "validation"),
+    (FeedOut, "serialization"),
+    (FeedList, "serialization"),
+    (RenewalFields, "validation"),
+    (RenewalOut, "serialization"),
+    (RenewalList, "serialization"),
+    (RenewalCreated, "serialization"),
 )
 
 
@@ -46,6 +68,7 @@ def document() -> dict[str, Any]:
                                  by_alias=True)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     schemas["ItemPatch"] = _item_patch_schema(schemas["ItemFields"])
+    schemas["FeedPatch"] = {**schemas["FeedFields"], "title": "FeedPatch", "required": []}
     item_id = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     write_errors = _errors(400, 401, 413, 415, 422)
     return {
@@ -73,10 +96,13 @@ def document() -> dict[str, Any]:
                 "get": {
                     "operationId": "listItems",
                     "parameters": [
-                        {"name": "category", "in": "query", "schema": {
+                        {"name": "category", "in": "query",
+                         "description": "Only items of this category", "schema": {
                             "type": "string",
                             "enum": ["sim", "subscription", "domain", "document", "other"]}},
                         {"name": "archived", "in": "query",
+                         "description": "true: only archived items; false (default): only "
+                                        "the others",
                          "schema": {"type": "string", "enum": ["true", "false", "1", "0"]}},
                     ],
                     "responses": {"200": {"description": "Items sorted by due date",
@@ -100,9 +126,65 @@ def document() -> dict[str, Any]:
                 "delete": {"operationId": "deleteItem", "responses": {
                     "204": {"description": "Deleted"}, **_errors(401, 404)}},
             },
+            **_feed_paths(),
+            **_renewal_paths(),
             "/openapi.json": {
                 "get": {"operationId": "openapi", "security": [],
                         "responses": {"200": {"description": "This document"}}},
             },
+        },
+    }
+
+
+def _feed_paths() -> dict[str, Any]:
+    feed_id = {"name": "feed_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {
+        "/feeds": {
+            "get": {"operationId": "listFeeds", "responses": {
+                "200": {"description": "The account's feeds with their secret URLs",
+                        "content": _json("FeedList")}, **_errors(401)}},
+            "post": {"operationId": "createFeed",
+                     "requestBody": {"required": True, "content": _json("FeedFields")},
+                     "responses": {"201": {"description": "Created", "content": _json("FeedOut")},
+                                   **_errors(400, 401, 413, 415, 422)}},
+        },
+        "/feeds/{feed_id}": {
+            "parameters": [feed_id],
+            "patch": {"operationId": "patchFeed",
+                      "requestBody": {"required": True, "content": _json("FeedPatch")},
+                      "responses": {"200": {"description": "Updated", "content": _json("FeedOut")},
+                                    **_errors(400, 401, 404, 413, 415, 422)}},
+            "delete": {"operationId": "deleteFeed", "responses": {
+                "204": {"description": "Deleted; its URL answers 410 from now on"},
+                **_errors(401, 404)}},
+        },
+        "/feeds/{feed_id}/rotate": {
+            "parameters": [feed_id],
+            "post": {"operationId": "rotateFeed", "responses": {
+                "200": {"description": "The feed with a new URL; the old one answers 410",
+                        "content": _json("FeedOut")}, **_errors(401, 404)}},
+        },
+    }
+
+
+def _renewal_paths() -> dict[str, Any]:
+    item_id = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {
+        "/items/{item_id}/renewals": {
+            "parameters": [item_id],
+            "get": {"operationId": "listRenewals", "responses": {
+                "200": {"description": "The item's renewals, newest first",
+                        "content": _json("RenewalList")}, **_errors(401, 404)}},
+            "post": {"operationId": "renewItem",
+                     "requestBody": {"required": False, "content": _json("RenewalFields")},
+                     "responses": {"201": {"description": "Recorded; the item's due date moved",
+                                           "content": _json("RenewalCreated")},
+                                   **_errors(400, 401, 404, 409, 413, 415, 422)}},
+        },
+        "/items/{item_id}/renewals/latest": {
+            "parameters": [item_id],
+            "delete": {"operationId": "undoLatestRenewal", "responses": {
+                "200": {"description": "Undone; the previous due date is restored",
+                        "content": _json("ItemOut")}, **_errors(401, 404, 409)}},
         },
     }

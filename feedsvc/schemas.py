@@ -24,7 +24,6 @@ from pydantic import (
     PlainSerializer,
     ValidationError,
     WithJsonSchema,
-    model_validator,
 )
 
 from feedsvc.errors import ValidationFailed
@@ -39,11 +38,14 @@ DEFAULT_ALARMS: list[dict[str, Any]] = [
     {"days_before": 0, "at": "09:00"},
 ]
 MAX_ALARMS = 10
+FIRST_DATE = dt.date(1900, 1, 1)
+LAST_DATE = dt.date(2999, 12, 31)
 MAX_BOUND_SERVICES = 50
 
 # Every C0 and C1 control character, DEL, and the Unicode line and paragraph separators.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_EXCEPT_NEWLINE_TAB = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+# Used with ``fullmatch``: ``$`` alone would let a trailing "\n" through.
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]*$")
@@ -53,7 +55,8 @@ _AMOUNT = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,4})?$")
 class Strict(BaseModel):
     """Base for inputs: exact JSON types, unknown fields refused."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", populate_by_name=True)
+    # Aliased fields ("from") are accepted by their alias only, never by their Python name.
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 def _encodable(value: str) -> str:
@@ -66,9 +69,16 @@ def _encodable(value: str) -> str:
 
 
 def _one_line(value: str) -> str:
-    value = _encodable(value).strip()
-    if _CONTROL.search(value):
+    # Checked before stripping: a trailing line break is refused, not quietly removed.
+    if _CONTROL.search(_encodable(value)):
         raise ValueError("must be one line, without line breaks or control characters")
+    return value.strip()
+
+
+def _filled_line(value: str) -> str:
+    value = _one_line(value)
+    if not value:
+        raise ValueError("must not be empty")
     return value
 
 
@@ -85,7 +95,7 @@ def _optional_text(value: str | None) -> str | None:
 
 def _parse_date(value: Any) -> Any:
     if isinstance(value, str):
-        if not _DATE.match(value):
+        if not _DATE.fullmatch(value):
             raise ValueError("must be a date written YYYY-MM-DD")
         try:
             return dt.date.fromisoformat(value)
@@ -96,8 +106,14 @@ def _parse_date(value: Any) -> Any:
     raise ValueError("must be a date written YYYY-MM-DD")
 
 
+def _date_in_range(value: dt.date) -> dt.date:
+    if not FIRST_DATE <= value <= LAST_DATE:
+        raise ValueError(f"must be between {FIRST_DATE} and {LAST_DATE}")
+    return value
+
+
 def _time_of_day(value: str) -> str:
-    if not _TIME.match(value):
+    if not _TIME.fullmatch(value):
         raise ValueError("must be a time written HH:MM, from 00:00 to 23:59")
     return value
 
@@ -106,7 +122,7 @@ def _phone(value: str) -> str:
     value = value.strip()
     if not value:
         return value
-    if not _PHONE.match(value) or sum(c.isdigit() for c in value) < 3:
+    if not _PHONE.fullmatch(value) or sum(c.isdigit() for c in value) < 3:
         raise ValueError("must be a phone number such as +7 912 345 67 89")
     return value
 
@@ -133,16 +149,20 @@ def _amount(value: Any) -> Any:
             value = format(Decimal(str(value)), "f")
         except InvalidOperation:
             raise ValueError("must be an amount such as \"12.50\"") from None
-    if not isinstance(value, str) or not _AMOUNT.match(value):
+    if not isinstance(value, str) or not _AMOUNT.fullmatch(value):
         raise ValueError("must be a non-negative amount such as \"12.50\" (at most 4 decimals)")
     return value
 
 
 def _url(value: str) -> str:
-    value = value.strip()
+    value = _encodable(value).strip()
     if not value:
         return value
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError:
+        raise ValueError("must be an http:// or https:// address") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or _CONTROL.search(value) \
             or " " in value:
         raise ValueError("must be an http:// or https:// address")
@@ -152,7 +172,9 @@ def _url(value: str) -> str:
 @lru_cache(maxsize=1)
 def known_timezones() -> frozenset[str]:
     """IANA zone names known to this machine's zoneinfo."""
-    return frozenset(available_timezones())
+    # "localtime" is this machine's own setting and "Factory" means "no zone set": neither
+    # names a place, and "localtime" would change meaning on another server.
+    return frozenset(available_timezones()) - {"localtime", "Factory", "posixrules"}
 
 
 def _timezone(value: str) -> str:
@@ -161,8 +183,9 @@ def _timezone(value: str) -> str:
     return value
 
 
-OneLine = Annotated[str, AfterValidator(_one_line)]
-Title = Annotated[str, AfterValidator(_one_line), Field(min_length=1, max_length=200)]
+# Length limits come first, so their messages speak of characters; emptiness is checked
+# after trimming spaces.
+Title = Annotated[str, Field(max_length=200), AfterValidator(_filled_line)]
 OptionalOneLine100 = Annotated[
     Annotated[str, Field(max_length=100), AfterValidator(_one_line)] | None,
     AfterValidator(_optional_text),
@@ -170,6 +193,7 @@ OptionalOneLine100 = Annotated[
 DateField = Annotated[
     dt.date,
     BeforeValidator(_parse_date),
+    AfterValidator(_date_in_range),
     PlainSerializer(lambda d: d.isoformat(), return_type=str),
     WithJsonSchema({"type": "string", "format": "date", "example": "2026-12-31"}),
 ]
@@ -239,22 +263,16 @@ class ItemFields(Strict):
     alarms: AlarmList | None = None
     price: Price | None = None
     bound_services: Annotated[
-        list[Annotated[OneLine, Field(min_length=1, max_length=100)]],
+        list[Annotated[str, Field(max_length=100), AfterValidator(_filled_line)]],
         Field(max_length=MAX_BOUND_SERVICES),
     ] = Field(default_factory=list)
-    notes: Annotated[str, AfterValidator(_multi_line), Field(max_length=5000)] = ""
+    notes: Annotated[str, Field(max_length=5000), AfterValidator(_multi_line)] = ""
     url: Annotated[
         Annotated[str, Field(max_length=2000), AfterValidator(_url)] | None,
         AfterValidator(_optional_text),
     ] = None
     auto_renew: bool = False
     archived: bool = False
-
-    @model_validator(mode="after")
-    def _due_date_in_range(self) -> ItemFields:
-        if not dt.date(1900, 1, 1) <= self.due_date <= dt.date(2999, 12, 31):
-            raise ValueError("due_date must be between 1900-01-01 and 2999-12-31")
-        return self
 
 
 class ItemOut(BaseModel):
@@ -294,10 +312,24 @@ class Me(BaseModel):
     default_alarms: list[Alarm]
 
 
+_NOT_SENT: Any = None
+
+
+def _without_defaults(schema: dict[str, Any]) -> None:
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+
+
 class MePatch(Strict):
-    timezone: Timezone | None = None
-    locale: Literal["en", "zh-Hans"] | None = None
-    default_alarms: AlarmList | None = None
+    """Any of the user's settings: those left out keep their value; null is refused."""
+
+    # The None defaults only mark "not sent": they are kept out of the documented schema,
+    # and an explicit null is refused by the field's type.
+    model_config = ConfigDict(json_schema_extra=_without_defaults)
+
+    timezone: Timezone = _NOT_SENT
+    locale: Literal["en", "zh-Hans"] = _NOT_SENT
+    default_alarms: AlarmList = _NOT_SENT
 
 
 class ErrorBody(BaseModel):
@@ -322,6 +354,8 @@ def field_errors(error: ValidationError) -> dict[str, str]:
             message = "is not a known field"
         elif problem["type"] == "missing":
             message = "is required"
+        elif problem["type"] == "string_unicode":
+            message = "contains characters that are not valid Unicode text"
         fields.setdefault(path, message)
     return fields
 
@@ -336,3 +370,83 @@ def validate(model: type[Strict], data: Any) -> Any:
         fields = field_errors(error)
         names = ", ".join(sorted(fields))
         raise ValidationFailed(f"Some fields are not valid: {names}.", fields) from None
+
+
+Category = Literal["sim", "subscription", "domain", "document", "other"]
+
+
+class FeedFields(Strict):
+    """The writable settings of a feed."""
+
+    name: Annotated[str, Field(max_length=100), AfterValidator(_filled_line)] = (
+        "All renewals")
+    categories: Annotated[list[Category], Field(min_length=1, max_length=len(CATEGORIES))] | None \
+        = Field(default=None, description="Only items of these categories; null for all")
+    reminder_events: bool = Field(default=False, description="Add an all-day lead event per "
+                                  "alarm, for calendars that ignore alarms (Google)")
+    show_numbers: bool = Field(default=False, description="Show phone numbers in full instead "
+                               "of only their last four digits")
+
+
+class FeedOut(BaseModel):
+    """A feed as the API returns it, with its secret URLs."""
+
+    id: int
+    name: str
+    categories: list[Category] | None
+    reminder_events: bool
+    show_numbers: bool
+    url: str
+    webcal_url: str
+    google_url: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class FeedList(BaseModel):
+    feeds: list[FeedOut]
+
+
+class RenewalFields(Strict):
+    """What the user says when marking an item renewed; every field is optional."""
+
+    renewed_on: DateField | None = Field(default=None, description="Default: today in the "
+                                         "user's time zone")
+    periods: int = Field(default=1, ge=1, le=120, description="How many periods were paid "
+                         "(a year of a monthly plan is 12)")
+    due_date: DateField | None = Field(default=None, description="The new due date; required "
+                                       "for an item without a repeat rule")
+    amount: Amount | None = Field(default=None, description="Default: the item's price")
+    currency: Currency | None = None
+    method: OptionalOneLine100 = None
+    reference: Annotated[
+        Annotated[str, Field(max_length=200), AfterValidator(_one_line)] | None,
+        AfterValidator(_optional_text),
+    ] = None
+    note: Annotated[str, Field(max_length=2000), AfterValidator(_multi_line)] = ""
+
+
+class RenewalOut(BaseModel):
+    """A recorded renewal, with the due dates around it."""
+
+    id: int
+    item_id: int
+    renewed_on: DateField
+    periods: int
+    amount: str | None
+    currency: str | None
+    method: str | None
+    reference: str | None
+    note: str
+    due_before: DateField
+    due_after: DateField
+    created_at: dt.datetime
+
+
+class RenewalList(BaseModel):
+    renewals: list[RenewalOut]
+
+
+class RenewalCreated(BaseModel):
+    renewal: RenewalOut
+    item: ItemOut

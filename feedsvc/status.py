@@ -8,9 +8,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 
+def utc_now() -> dt.datetime:
+    """The current instant; the one clock behind every "today", so tests can set it."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def today_in(timezone: str, now: dt.datetime | None = None) -> dt.date:
     """The calendar date at ``now`` (default: the current instant) in an IANA zone."""
-    instant = now or dt.datetime.now(dt.timezone.utc)
+    instant = now or utc_now()
     return instant.astimezone(ZoneInfo(timezone)).date()
 
 

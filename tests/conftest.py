@@ -30,6 +30,12 @@ SECRET_KEY = "test-secret-key-not-for-production"
 PASSWORD = "correct horse battery"
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt costs ~100 ms a hash; tests that are not about hashing use a cheap method."""
+    monkeypatch.setattr(accounts, "PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
+
+
 def _server_url() -> str | None:
     url = os.environ.get("FEEDSVC_DATABASE_URL", "")
     return normalise_database_url(url) if url.startswith(("postgres", "postgresql")) else None

@@ -91,3 +91,4 @@ def test_every_command_has_help_text(runner):
         result = runner.invoke(args=[*args, "--help"])
         assert result.exit_code == 0
         assert "Usage:" in result.output
+

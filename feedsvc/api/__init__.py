@@ -42,15 +42,23 @@ def json_body() -> Any:
     """The request's JSON body: 415 for another content type, 400 when it is not JSON."""
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Send the body as JSON with 'Content-Type: application/json'.")
-    raw = request.get_data(cache=True)
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        text = request.get_data(cache=True).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not valid UTF-8 text.") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
         raise BadRequest(f"The body is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise BadRequest("The body is not valid JSON: it is nested too deeply.") from None
+    except ValueError:
+        # Python refuses integers of more than 4300 digits.
+        raise BadRequest("The body is not valid JSON: a number is too long.") from None
 
 
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in JSON")
+    raise BadRequest(f"The body is not valid JSON: {name} is not a JSON number.")
 
 
 def me_out(user: User) -> dict[str, Any]:
@@ -133,11 +141,11 @@ def patch_item(item_id: int) -> Response:
 
 
 @bp.delete("/items/<int:item_id>")
-def delete_item(item_id: int) -> tuple[str, int]:
+def delete_item(item_id: int) -> Response:
     session = get_session()
     items.delete_item(session, items.get_item(session, current_user(), item_id))
     session.commit()
-    return "", 204
+    return Response(status=204)
 
 
 @bp.get("/openapi.json")
@@ -145,3 +153,8 @@ def openapi() -> Response:
     from feedsvc.openapi import document
 
     return jsonify(document())
+
+
+# Register the /feeds and /items/<id>/renewals routes on this blueprint.
+from feedsvc.api import feeds as _feeds  # noqa: E402,F401
+from feedsvc.api import renewals as _renewals  # noqa: E402,F401

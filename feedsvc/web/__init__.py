@@ -1,17 +1,42 @@
-"""Server-rendered pages: thin views over the domain modules."""
+"""Server-rendered pages: thin views over the domain modules.
+
+The pages work without JavaScript; ``static/app.js`` only adds conveniences. Every form
+carries a CSRF token, checked globally by Flask-WTF.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint
+from flask.blueprints import BlueprintSetupState
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
+
+from feedsvc.errors import error_response
+from feedsvc.models import User
+from feedsvc.web.i18n import _, install
 
 bp = Blueprint("web", __name__)
 
-
-@bp.get("/")
-def index() -> str:
-    return "feedsvc"
+# What a view returns: a page, a page with its status, or a redirect.
+Page = str | tuple[str, int] | Response
 
 
-@bp.get("/login")
-def login() -> str:
-    return "login"
+def signed_in_user() -> User:
+    """The stored user behind the browser session (views are ``login_required``)."""
+    return current_user.user  # type: ignore[no-any-return]
+
+
+@bp.record_once
+def _setup(state: BlueprintSetupState) -> None:
+    install(state.app)
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(error: CSRFError) -> Response:
+    """A missing or stale CSRF token: say so in words, not as Flask-WTF's technical reason."""
+    return error_response(400, _("The form expired; please try again."))
+
+
+# The page modules attach their views to ``bp``, so they are imported once it exists.
+from feedsvc.web import auth, items, settings, tokens  # noqa: E402,F401

@@ -1,0 +1,355 @@
+"""The calendar a feed serves: pure, from plain values to bytes, knowing no HTTP and no SQL.
+
+Every input that shapes the output is in ``FeedView``; nothing here reads the clock, so
+the same account gives the same bytes (stable UIDs, DTSTAMP = last change, no "now").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from icalendar import Alarm, Calendar, Event, vDuration, vText
+
+PRODID = "-//feedsvc//Renewal deadlines//EN"
+UID_DOMAIN = "feedsvc"
+REFRESH = dt.timedelta(hours=3)
+GRACE_ALARM_AT = "09:00"
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """Fire ``days_before`` days before the due date at ``at`` (HH:MM, local time)."""
+
+    days_before: int
+    at: str
+
+
+@dataclass(frozen=True)
+class RenewalView:
+    id: int
+    renewed_on: dt.date
+    amount: str | None = None
+    currency: str | None = None
+    method: str | None = None
+    reference: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """One item with everything its events need."""
+
+    id: int
+    title: str
+    due_date: dt.date
+    # Identifies the current cycle: the id of the latest renewal, 0 before the first.
+    cycle: int
+    sequence: int
+    last_modified: dt.datetime
+    page_url: str
+    alarms: tuple[AlarmSpec, ...] = ()
+    provider: str | None = None
+    phone_number: str | None = None
+    country: str | None = None
+    grace_days: int | None = None
+    price_amount: str | None = None
+    price_currency: str | None = None
+    bound_services: tuple[str, ...] = ()
+    notes: str = ""
+    url: str | None = None
+    auto_renew: bool = False
+    last_renewal: RenewalView | None = None
+    recent_renewals: tuple[RenewalView, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """A feed's settings and items, as the calendar shows them."""
+
+    uid: str
+    name: str
+    timezone: str
+    locale: str
+    last_modified: dt.datetime
+    reminder_events: bool = False
+    show_numbers: bool = False
+    items: tuple[ItemView, ...] = field(default_factory=tuple)
+
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "calendar_description": "Renewal deadlines with reminders ahead of each due date",
+        "due": "Renew {title}",
+        "due_auto": "Check that {title} renewed",
+        "grace": "Last day before {title} is recycled",
+        "lead": "Renew {title} — due in {days} days",
+        "lead_one": "Renew {title} — due tomorrow",
+        "renewed": "Renewed {title}",
+        "alarm_due_today": "{title} is due today",
+        "alarm_due_in": "{title} is due in {days} days ({date})",
+        "alarm_due_tomorrow": "{title} is due tomorrow ({date})",
+        "alarm_grace": "{title} will be recycled after today",
+        "provider": "Provider: {value}",
+        "number": "Number: {value}",
+        "country": "Country: {value}",
+        "price": "Price: {value}",
+        "bound": "Bound accounts: {value}",
+        "auto": "Renews automatically: check that the charge went through.",
+        "grace_info": "Grace period: {days} days (last day {date})",
+        "renew_at": "Renew at: {value}",
+        "last_renewal": "Last renewal: {value}",
+        "due_info": "Due: {date}",
+        "open": "Open in feedsvc: {value}",
+        "paid": "Paid: {value}",
+        "method": "Method: {value}",
+        "reference": "Reference: {value}",
+    },
+    "zh-Hans": {
+        "calendar_description": "续费截止日期，并在到期前提醒",
+        "due": "续费：{title}",
+        "due_auto": "确认已自动续费：{title}",
+        "grace": "{title} 被回收前的最后一天",
+        "lead": "续费：{title}（{days} 天后到期）",
+        "lead_one": "续费：{title}（明天到期）",
+        "renewed": "已续费：{title}",
+        "alarm_due_today": "{title} 今天到期",
+        "alarm_due_in": "{title} 将在 {days} 天后到期（{date}）",
+        "alarm_due_tomorrow": "{title} 明天到期（{date}）",
+        "alarm_grace": "{title} 今天之后将被回收",
+        "provider": "运营商：{value}",
+        "number": "号码：{value}",
+        "country": "国家/地区：{value}",
+        "price": "价格：{value}",
+        "bound": "绑定的账户：{value}",
+        "auto": "已开启自动续费：请确认扣款成功。",
+        "grace_info": "宽限期：{days} 天（最后一天 {date}）",
+        "renew_at": "续费网址：{value}",
+        "last_renewal": "上次续费：{value}",
+        "due_info": "到期日：{date}",
+        "open": "在 feedsvc 中打开：{value}",
+        "paid": "金额：{value}",
+        "method": "方式：{value}",
+        "reference": "凭证：{value}",
+    },
+}
+
+
+# What RFC 5545 TEXT cannot carry: control characters other than TAB and the line feed
+# (which is escaped), and lone surrogates, which are not Unicode text at all. Line breaks of
+# every kind (those str.splitlines() knows, which some parsers split on) become LF in
+# multi-line text and a space in one-line text; other controls and U+FEFF (a byte-order
+# mark, which icalendar drops at the start of a value anyway) are dropped.
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ufeff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(value: str) -> str:
+    """Multi-line text as a calendar can carry it: LF line breaks, no other controls."""
+    value = _SURROGATE.sub("\ufffd", _LINE_BREAK.sub("\n", value))
+    return "\n".join(_FORBIDDEN.sub("", line) for line in value.split("\n"))
+
+
+def clean_line(value: str) -> str:
+    """One-line text as a calendar can carry it: line breaks and TABs become spaces."""
+    return _FORBIDDEN.sub("", _SURROGATE.sub("\ufffd", _LINE_BREAK.sub(" ", value))
+                          .replace("\t", " "))
+
+
+class _Text(vText):
+    """TEXT escaped exactly as RFC 5545 says.
+
+    icalendar's own escaping first turns a literal backslash-N into a line break, which
+    would change what the user wrote ("C:\\New" would lose its backslash); this does not.
+    """
+
+    def to_ical(self) -> bytes:
+        escaped = (clean_text(self).replace("\\", "\\\\").replace(";", "\\;")
+                   .replace(",", "\\,").replace("\n", "\\n"))
+        return escaped.encode("utf-8")
+
+
+def _clean_item(item: ItemView) -> ItemView:
+    """The item with every stored text made safe for the calendar (see ``clean_text``)."""
+
+    def line(value: str | None) -> str | None:
+        return None if value is None else clean_line(value)
+
+    def renewal(view: RenewalView) -> RenewalView:
+        return dataclasses.replace(
+            view, amount=line(view.amount), currency=line(view.currency),
+            method=line(view.method), reference=line(view.reference), note=clean_text(view.note))
+
+    return dataclasses.replace(
+        item, title=clean_line(item.title), page_url=clean_line(item.page_url),
+        provider=line(item.provider), phone_number=line(item.phone_number),
+        country=line(item.country), price_amount=line(item.price_amount),
+        price_currency=line(item.price_currency),
+        bound_services=tuple(clean_line(s) for s in item.bound_services),
+        notes=clean_text(item.notes), url=line(item.url),
+        last_renewal=None if item.last_renewal is None else renewal(item.last_renewal),
+        recent_renewals=tuple(renewal(r) for r in item.recent_renewals))
+
+
+def text(locale: str, key: str, **values: object) -> str:
+    """A feed text in the account's language (English when the language is unknown)."""
+    return TEXTS.get(locale, TEXTS["en"])[key].format(**values)
+
+
+def mask_number(number: str) -> str:
+    """Only the last four digits of a phone number: ``•••• 4567``."""
+    digits = [c for c in number if c.isdigit()]
+    return "•••• " + "".join(digits[-4:])
+
+
+def alarm_trigger(alarm: AlarmSpec) -> dt.timedelta:
+    """Offset from local midnight of the due date: 14 days at 09:00 is -P13DT15H."""
+    hours, minutes = (int(part) for part in alarm.at.split(":"))
+    return dt.timedelta(days=-alarm.days_before, hours=hours, minutes=minutes)
+
+
+def _uid(kind: str, *parts: object) -> str:
+    return "-".join([kind, *(str(p) for p in parts)]) + "@" + UID_DOMAIN
+
+
+def _money(amount: str | None, currency: str | None) -> str | None:
+    return f"{amount} {currency}" if amount and currency else amount
+
+
+def _renewal_summary(renewal: RenewalView) -> str:
+    parts = [renewal.renewed_on.isoformat()]
+    money = _money(renewal.amount, renewal.currency)
+    if money:
+        parts.append(money)
+    if renewal.method:
+        parts.append(renewal.method)
+    return " · ".join(parts)
+
+
+def item_description(item: ItemView, feed: FeedView) -> str:
+    """The due event's DESCRIPTION: what a user needs to renew, one fact a line."""
+    loc = feed.locale
+    lines = [text(loc, "due_info", date=item.due_date.isoformat())]
+    if item.provider:
+        lines.append(text(loc, "provider", value=item.provider))
+    if item.phone_number:
+        number = item.phone_number if feed.show_numbers else mask_number(item.phone_number)
+        lines.append(text(loc, "number", value=number))
+    if item.country:
+        lines.append(text(loc, "country", value=item.country))
+    money = _money(item.price_amount, item.price_currency)
+    if money:
+        lines.append(text(loc, "price", value=money))
+    if item.bound_services:
+        lines.append(text(loc, "bound", value=", ".join(item.bound_services)))
+    if item.grace_days:
+        last_day = item.due_date + dt.timedelta(days=item.grace_days)
+        lines.append(text(loc, "grace_info", days=item.grace_days, date=last_day.isoformat()))
+    if item.auto_renew:
+        lines.append(text(loc, "auto"))
+    if item.url:
+        lines.append(text(loc, "renew_at", value=item.url))
+    if item.last_renewal is not None:
+        lines.append(text(loc, "last_renewal", value=_renewal_summary(item.last_renewal)))
+    if item.notes:
+        lines.extend(["", item.notes, ""])
+    lines.append(text(loc, "open", value=item.page_url))
+    return "\n".join(lines)
+
+
+def _all_day(uid: str, day: dt.date, summary: str, description: str, item: ItemView) -> Event:
+    return Event.new(
+        uid=uid,
+        stamp=item.last_modified,
+        last_modified=item.last_modified,
+        sequence=item.sequence,
+        start=day,
+        end=day + dt.timedelta(days=1),
+        summary=_Text(summary),
+        description=_Text(description),
+        transparency="TRANSPARENT",
+        url=item.page_url,
+    )
+
+
+def _alarm(description: str, trigger: dt.timedelta) -> Alarm:
+    alarm = Alarm.new(description=_Text(description))
+    alarm.add("action", "DISPLAY")
+    alarm.add("trigger", trigger)
+    return alarm
+
+
+def _alarm_text(item: ItemView, days_before: int, locale: str) -> str:
+    date = item.due_date.isoformat()
+    if days_before == 0:
+        return text(locale, "alarm_due_today", title=item.title)
+    if days_before == 1:
+        return text(locale, "alarm_due_tomorrow", title=item.title, date=date)
+    return text(locale, "alarm_due_in", title=item.title, days=days_before, date=date)
+
+
+def item_events(item: ItemView, feed: FeedView) -> list[Event]:
+    """The due event with its alarms, the grace event, lead events and past renewals."""
+    loc = feed.locale
+    item = _clean_item(item)
+    description = item_description(item, feed)
+    summary_key = "due_auto" if item.auto_renew else "due"
+    due = _all_day(_uid("due", item.id, item.cycle), item.due_date,
+                   text(loc, summary_key, title=item.title), description, item)
+    for alarm in item.alarms:
+        due.add_component(_alarm(_alarm_text(item, alarm.days_before, loc), alarm_trigger(alarm)))
+    events = [due]
+
+    if item.grace_days:
+        last_day = item.due_date + dt.timedelta(days=item.grace_days)
+        grace = _all_day(_uid("grace", item.id, item.cycle), last_day,
+                         text(loc, "grace", title=item.title), description, item)
+        grace.add_component(_alarm(text(loc, "alarm_grace", title=item.title),
+                                   alarm_trigger(AlarmSpec(0, GRACE_ALARM_AT))))
+        events.append(grace)
+
+    if feed.reminder_events:
+        for days in sorted({a.days_before for a in item.alarms if a.days_before > 0},
+                           reverse=True):
+            key = "lead_one" if days == 1 else "lead"
+            events.append(_all_day(
+                _uid("lead", item.id, item.cycle, days), item.due_date - dt.timedelta(days=days),
+                text(loc, key, title=item.title, days=days), description, item))
+
+    for renewal in item.recent_renewals:
+        lines = [text(loc, "paid", value=_money(renewal.amount, renewal.currency))
+                 if renewal.amount else "",
+                 text(loc, "method", value=renewal.method) if renewal.method else "",
+                 text(loc, "reference", value=renewal.reference) if renewal.reference else "",
+                 renewal.note,
+                 text(loc, "open", value=item.page_url)]
+        events.append(_all_day(_uid("renewal", renewal.id), renewal.renewed_on,
+                               text(loc, "renewed", title=item.title),
+                               "\n".join(line for line in lines if line), item))
+    return events
+
+
+def build_calendar(feed: FeedView) -> bytes:
+    """Serialise a feed as an RFC 5545 calendar (UTF-8, CRLF, folded at 75 octets)."""
+    calendar = Calendar.new(
+        prodid=PRODID,
+        calscale="GREGORIAN",
+        method="PUBLISH",
+        name=_Text(clean_line(feed.name)),
+        description=_Text(text(feed.locale, "calendar_description")),
+        last_modified=feed.last_modified,
+    )
+    # Calendar.new() adds a random UID, which would change every build and, worse, make
+    # vdirsyncer file every event under that one UID.
+    calendar.pop("UID", None)
+    # RFC 7986 wants the parameter, which icalendar leaves out for a duration.
+    calendar.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
+    calendar.add("x-wr-timezone", _Text(clean_line(feed.timezone)))
+    calendar.add("x-published-ttl", vDuration(REFRESH))
+    for item in feed.items:
+        for event in item_events(item, feed):
+            calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,262 @@
+"""HTML forms to the API's input shapes, and validation errors back onto form controls.
+
+Form controls are named after the dotted paths that validation errors use
+(``alarms.0.days_before``, ``price.currency``), so an error finds its control by name.
+Text that cleanly converts (``"30"`` → 30, ``""`` → None) is converted; anything else goes
+through as typed, so the domain's validation names the field instead of the form guessing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import pycountry
+
+from feedsvc.models import Item
+from feedsvc.schemas import CATEGORIES, MAX_ALARMS
+from feedsvc.web.i18n import _
+
+Values = dict[str, str]
+
+# Short enough that int() never meets Python's limit on digits; longer text stays text.
+_INTEGER = re.compile(r"^[+-]?[0-9]{1,12}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MIN_ALARM_ROWS = 5
+ITEM_CONTROLS = frozenset({
+    "title", "category", "provider", "phone_number", "country", "due_date",
+    "repeat", "repeat.every", "repeat.unit", "repeat.from", "grace_days",
+    "alarms", "price", "price.amount", "price.currency", "bound_services", "notes", "url",
+    "auto_renew", "archived",
+})
+SETTINGS_CONTROLS = frozenset({"timezone", "locale", "default_alarms"})
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether text holds a line break, NUL or another control character."""
+    return bool(_CONTROL.search(text))
+
+
+def integer_or_text(text: str) -> int | str | None:
+    """``None`` for blank text, an int for an integer, otherwise the text as typed."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if _INTEGER.match(text) else text
+
+
+def checked(form: Mapping[str, str], name: str) -> bool:
+    """Whether a checkbox was ticked (an unticked box is not sent at all)."""
+    return name in form
+
+
+@dataclass
+class FormInput:
+    """What a form became: the API-shaped ``data``, and where each list entry came from."""
+
+    data: dict[str, Any]
+    # For each list field, the form row (or textarea line) of each entry in ``data``.
+    rows: dict[str, list[int]] = field(default_factory=dict)
+
+
+def read_alarms(form: Mapping[str, str], prefix: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The filled-in alarm rows (empty rows are skipped) and the row number of each."""
+    alarms: list[dict[str, Any]] = []
+    rows: list[int] = []
+    for row in range(MAX_ALARMS):
+        days = form.get(f"{prefix}.{row}.days_before", "")
+        at = form.get(f"{prefix}.{row}.at", "").strip()
+        if not days.strip() and not at:
+            continue
+        alarm: dict[str, Any] = {}
+        if days.strip():
+            alarm["days_before"] = integer_or_text(days)
+        if at:
+            alarm["at"] = at
+        alarms.append(alarm)
+        rows.append(row)
+    return alarms, rows
+
+
+def alarm_values(alarms: list[dict[str, Any]] | None, prefix: str) -> Values:
+    """Alarm rows as form values."""
+    values: Values = {}
+    for row, alarm in enumerate(alarms or []):
+        values[f"{prefix}.{row}.days_before"] = str(alarm["days_before"])
+        values[f"{prefix}.{row}.at"] = str(alarm["at"])
+    return values
+
+
+def alarm_row_count(values: Mapping[str, str], prefix: str) -> int:
+    """How many alarm rows to show: at least five, and every row that holds something."""
+    used = [row for row in range(MAX_ALARMS)
+            if values.get(f"{prefix}.{row}.days_before") or values.get(f"{prefix}.{row}.at")]
+    # One spare row after the last one in use.
+    return min(MAX_ALARMS, max(MIN_ALARM_ROWS, max(used, default=-1) + 2))
+
+
+def _optional(text: str) -> str | None:
+    text = text.strip()
+    return text or None
+
+
+def item_input(form: Mapping[str, str]) -> FormInput:
+    """The item form as the JSON API's item fields."""
+    unit = form.get("repeat.unit", "")
+    repeat: dict[str, Any] | None = None
+    if unit:
+        repeat = {"unit": unit, "from": form.get("repeat.from", "schedule")}
+        every = integer_or_text(form.get("repeat.every", ""))
+        if every is not None:
+            repeat["every"] = every
+    amount = form.get("price.amount", "").strip()
+    currency = form.get("price.currency", "").strip()
+    price = {"amount": amount, "currency": currency} if amount or currency else None
+    service_lines = [(number, line.strip())
+                     for number, line in enumerate(form.get("bound_services", "").splitlines())]
+    services = [(number, line) for number, line in service_lines if line]
+    data: dict[str, Any] = {
+        "title": form.get("title", "").strip(),
+        "category": form.get("category", ""),
+        "provider": _optional(form.get("provider", "")),
+        "phone_number": _optional(form.get("phone_number", "")),
+        "country": _optional(form.get("country", "")),
+        "due_date": form.get("due_date", "").strip(),
+        "repeat": repeat,
+        "grace_days": integer_or_text(form.get("grace_days", "")),
+        "price": price,
+        "bound_services": [line for _number, line in services],
+        "notes": form.get("notes", ""),
+        "url": _optional(form.get("url", "")),
+        "auto_renew": checked(form, "auto_renew"),
+        "archived": checked(form, "archived"),
+    }
+    rows = {"bound_services": [number for number, _line in services]}
+    if checked(form, "use_default_alarms"):
+        data["alarms"] = None
+    else:
+        data["alarms"], rows["alarms"] = read_alarms(form, "alarms")
+    return FormInput(data, rows)
+
+
+def new_item_values() -> Values:
+    """The add form's starting values."""
+    return {"category": "sim", "repeat.every": "1", "repeat.from": "schedule",
+            "use_default_alarms": "on"}
+
+
+def item_values(item: Item) -> Values:
+    """A stored item as form values."""
+    values: Values = {
+        "title": item.title,
+        "category": item.category,
+        "provider": item.provider or "",
+        "phone_number": item.phone_number or "",
+        "country": item.country or "",
+        "due_date": item.due_date.isoformat(),
+        "repeat.every": str(item.repeat_every or 1),
+        "repeat.unit": item.repeat_unit or "",
+        "repeat.from": item.repeat_from or "schedule",
+        "grace_days": "" if item.grace_days is None else str(item.grace_days),
+        "price.amount": item.price_amount or "",
+        "price.currency": item.price_currency or "",
+        "bound_services": "\n".join(item.bound_services),
+        "notes": item.notes,
+        "url": item.url or "",
+        "version": str(item.version),
+        **alarm_values(item.alarms, "alarms"),
+    }
+    for name, on in (("use_default_alarms", item.alarms is None),
+                     ("auto_renew", item.auto_renew), ("archived", item.archived)):
+        if on:
+            values[name] = "on"
+    return values
+
+
+@dataclass
+class FormErrors:
+    """Messages for form controls (keyed by control name), and those that fit no control."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields or self.general)
+
+
+def _alarm_control(parts: list[str], rows: list[int]) -> str | None:
+    if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(rows):
+        return f"{parts[0]}.{rows[int(parts[1])]}.{parts[2]}"
+    return None
+
+
+def form_errors(fields: Mapping[str, str], rows: Mapping[str, list[int]],
+                controls: frozenset[str]) -> FormErrors:
+    """Place validation errors (dotted paths of the API input) onto the form's controls."""
+    errors = FormErrors()
+    for path, message in fields.items():
+        parts = path.split(".")
+        control: str | None = path if path in controls else None
+        if parts[0] in ("alarms", "default_alarms") and len(parts) > 1:
+            control = _alarm_control(parts, rows.get(parts[0], []))
+        elif parts[0] == "bound_services" and len(parts) == 2 and parts[1].isdigit():
+            lines = rows.get("bound_services", [])
+            index = int(parts[1])
+            number = lines[index] + 1 if index < len(lines) else index + 1
+            control = "bound_services"
+            message = _("line %(number)d: %(message)s", number=number, message=message)
+        elif path == "body":
+            # Checks across fields name their field first ("due_date must be between …").
+            first, _space, rest = message.partition(" ")
+            if first in controls and rest:
+                control, message = first, rest
+        if control is None:
+            errors.general.append(message if path == "body" else f"{path}: {message}")
+        else:
+            errors.fields.setdefault(control, message)
+    return errors
+
+
+def category_choices() -> list[tuple[str, str]]:
+    """The item categories with their labels."""
+    labels = {
+        "sim": _("SIM card / phone number"),
+        "subscription": _("Subscription"),
+        "domain": _("Domain name"),
+        "document": _("Document (passport, licence…)"),
+        "other": _("Other"),
+    }
+    return [(category, labels[category]) for category in CATEGORIES]
+
+
+def category_names() -> dict[str, str]:
+    """Short category names, for lists."""
+    return {"sim": _("SIM"), "subscription": _("Subscription"), "domain": _("Domain"),
+            "document": _("Document"), "other": _("Other")}
+
+
+def repeat_unit_choices() -> list[tuple[str, str]]:
+    """The repeat units, with "does not repeat" first."""
+    return [("", _("Does not repeat")), ("day", _("days")), ("week", _("weeks")),
+            ("month", _("months")), ("year", _("years"))]
+
+
+def repeat_from_choices() -> list[tuple[str, str]]:
+    """Where a repeat counts from."""
+    return [("schedule", _("the previous due date")), ("renewal", _("the day it is renewed"))]
+
+
+@lru_cache(maxsize=1)
+def countries() -> list[tuple[str, str]]:
+    """ISO 3166-1 countries as (code, name), by name."""
+    return sorted(((country.alpha_2, getattr(country, "common_name", country.name))
+                   for country in pycountry.countries), key=lambda pair: pair[1])
+
+
+@lru_cache(maxsize=1)
+def currencies() -> list[tuple[str, str]]:
+    """ISO 4217 currencies as (code, name), by code."""
+    return sorted((currency.alpha_3, currency.name) for currency in pycountry.currencies)

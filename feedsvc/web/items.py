@@ -1,0 +1,172 @@
+"""The item list, and the add, edit and delete pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from feedsvc import items
+from feedsvc.db import get_session
+from feedsvc.errors import ValidationFailed
+from feedsvc.models import Item
+from feedsvc.status import today_in
+from feedsvc.web import Page, bp, signed_in_user
+from feedsvc.web.forms import (
+    ITEM_CONTROLS,
+    FormErrors,
+    Values,
+    alarm_row_count,
+    category_choices,
+    category_names,
+    countries,
+    currencies,
+    form_errors,
+    item_input,
+    item_values,
+    new_item_values,
+    repeat_from_choices,
+    repeat_unit_choices,
+)
+from feedsvc.web.i18n import _, ngettext
+
+
+def status_labels() -> dict[str, str]:
+    """Each item status in words."""
+    return {
+        "ok": _("OK"),
+        "due_soon": _("Due soon"),
+        "overdue": _("Overdue"),
+        "in_grace": _("In grace period"),
+        "lapsed": _("Lapsed"),
+    }
+
+
+def days_left_text(days: int) -> str:
+    """Days left in words: "in 12 days", "tomorrow", "today", "3 days overdue"."""
+    if days == 0:
+        return _("today")
+    if days == 1:
+        return _("tomorrow")
+    if days > 1:
+        return ngettext("in %(num)d day", "in %(num)d days", days)
+    return ngettext("%(num)d day overdue", "%(num)d days overdue", -days)
+
+
+def alarms_text(alarms: list[dict[str, Any]]) -> str:
+    """Alarms in words: "14 days before at 09:00; on the day at 09:00"."""
+    if not alarms:
+        return _("no alarms")
+    parts = []
+    for alarm in alarms:
+        if alarm["days_before"] == 0:
+            parts.append(_("on the day at %(at)s", at=alarm["at"]))
+        else:
+            parts.append(ngettext("%(num)d day before at %(at)s", "%(num)d days before at %(at)s",
+                                  alarm["days_before"], at=alarm["at"]))
+    return "; ".join(parts)
+
+
+def _list_page(archived: bool) -> str:
+    user = signed_in_user()
+    today = today_in(user.timezone)
+    rows = [items.item_out(item, user, today)
+            for item in items.list_items(get_session(), user, archived=archived)]
+    return render_template(
+        "items/list.html", items=rows, archived=archived, today=today,
+        statuses=status_labels(), days_left_text=days_left_text,
+        categories=category_names(),
+    )
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    """The user's items, soonest due first."""
+    return _list_page(archived=False)
+
+
+@bp.get("/archived")
+@login_required
+def archived() -> str:
+    """The user's archived items."""
+    return _list_page(archived=True)
+
+
+def _render_form(item: Item | None, values: Values, errors: FormErrors | None = None,
+                 status: int = 200, message: str | None = None) -> Page:
+    errors = errors or FormErrors()
+    user = signed_in_user()
+    return render_template(
+        "items/form.html", item=item, values=values, errors=errors.fields,
+        general=errors.general, message=message,
+        alarm_rows=alarm_row_count(values, "alarms"),
+        default_alarms_text=_("Your defaults: %(alarms)s.",
+                              alarms=alarms_text(user.default_alarms)),
+        categories=category_choices(), repeat_units=repeat_unit_choices(),
+        repeat_froms=repeat_from_choices(), countries=countries(), currencies=currencies(),
+    ), status
+
+
+def _invalid(item: Item | None, error: ValidationFailed, rows: dict[str, list[int]]) -> Page:
+    errors = form_errors(error.fields, rows, ITEM_CONTROLS)
+    return _render_form(item, request.form.to_dict(), errors, 422,
+                        _("Please correct the marked fields; nothing was saved."))
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+@login_required
+def new_item() -> Page:
+    """Add an item."""
+    if request.method == "GET":
+        return _render_form(None, new_item_values())
+    submitted = item_input(request.form)
+    db = get_session()
+    try:
+        item = items.create_item(db, signed_in_user(), submitted.data)
+    except ValidationFailed as error:
+        return _invalid(None, error, submitted.rows)
+    db.commit()
+    flash(_("Added “%(title)s”.", title=item.title), "success")
+    return redirect(url_for("web.index"))
+
+
+@bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+@login_required
+def edit_item(item_id: int) -> Page:
+    """An item's page: its form, to change any field."""
+    db = get_session()
+    item = items.get_item(db, signed_in_user(), item_id)
+    if request.method == "GET":
+        return _render_form(item, item_values(item))
+    if request.form.get("version", str(item.version)) != str(item.version):
+        # Someone saved the item since this form was opened: show their change instead of
+        # silently overwriting it. Saving again (with the new version) keeps this input.
+        values: Values = {**request.form.to_dict(), "version": str(item.version)}
+        return _render_form(item, values, status=409, message=_(
+            "This item was changed elsewhere after you opened this page. Check your input "
+            "and save again to keep it, or cancel to see the other change."))
+    submitted = item_input(request.form)
+    try:
+        items.update_item(db, item, submitted.data)
+    except ValidationFailed as error:
+        return _invalid(item, error, submitted.rows)
+    db.commit()
+    flash(_("Saved “%(title)s”.", title=item.title), "success")
+    return redirect(url_for("web.archived" if item.archived else "web.index"))
+
+
+@bp.route("/items/<int:item_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_item(item_id: int) -> Page:
+    """Ask before deleting an item; the POST deletes it."""
+    db = get_session()
+    item = items.get_item(db, signed_in_user(), item_id)
+    if request.method == "GET":
+        return render_template("items/delete.html", item=item)
+    title = item.title
+    items.delete_item(db, item)
+    db.commit()
+    flash(_("Deleted “%(title)s”.", title=title), "success")
+    return redirect(url_for("web.index"))
