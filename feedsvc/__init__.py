@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from feedsvc import config, db, errors, headers
+from feedsvc import config, db, errors, headers, health
 
 csrf = CSRFProtect()
 
@@ -45,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.register(app)
     headers.init_app(app)
+    health.init_app(app)
     csrf.init_app(app)
 
     from feedsvc import auth
@@ -57,6 +58,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     csrf.exempt(api_bp)
     app.register_blueprint(web_bp)
     app.register_blueprint(feed_bp)
+
+    from feedsvc import limits
+
+    limits.init_app(app)
 
     from feedsvc import cli
 

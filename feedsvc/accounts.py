@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from feedsvc.errors import Conflict, NotFound, ValidationFailed
-from feedsvc.models import ApiToken, User, utcnow
+from feedsvc.models import ApiToken, Feed, RetiredFeedToken, User, utcnow
 from feedsvc.schemas import DEFAULT_ALARMS, LOCALES, known_timezones
 
 MIN_PASSWORD_LENGTH = 8
@@ -204,3 +204,39 @@ def update_settings(
         user.updated_at = utcnow()
     session.flush()
     return user
+
+
+def end_other_sessions(user: User) -> None:
+    """Give the user a new session nonce: every session signed in before is signed out."""
+    user.session_nonce = secrets.token_hex(16)
+
+
+def _check_current_password(user: User, password: str, field: str) -> None:
+    if not _encodable(password) or not check_password_hash(user.password_hash, password):
+        raise ValidationFailed("The password is not correct.", {field: "is not correct"})
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Set a new password after checking the current one; every session is signed out."""
+    _check_current_password(user, current, "current_password")
+    try:
+        check_password(new)
+    except ValidationFailed as error:
+        raise ValidationFailed(error.message, {"new_password": error.fields["password"]}) \
+            from None
+    user.password_hash = generate_password_hash(new, method=PASSWORD_HASH_METHOD)
+    end_other_sessions(user)
+    session.flush()
+
+
+def delete_account(session: Session, user: User, password: str) -> None:
+    """Delete the account and everything in it, once the password is confirmed.
+
+    Its feed URLs are retired first, so calendar apps hear 410 Gone and stop polling
+    rather than a 404 that looks like a mistyped address.
+    """
+    _check_current_password(user, password, "password")
+    for token_hash in session.scalars(select(Feed.token_hash).where(Feed.user_id == user.id)):
+        session.add(RetiredFeedToken(token_hash=token_hash))
+    session.delete(user)
+    session.flush()

@@ -1,12 +1,14 @@
 """Browser sessions through Flask-Login.
 
 A session names the user and their ``session_nonce``; changing the nonce (on a password
-change) signs every other session out.
+change or a log-out) signs every other session out, as sessions live in signed cookies.
+Cookies are HttpOnly and SameSite=Lax, and Secure when the service is reached over https.
 """
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin
 from sqlalchemy import select
 
@@ -39,6 +41,20 @@ def load_user(session_id: str) -> SessionUser | None:
     return SessionUser(user)
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure on every request that came over https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (
+            has_request_context() and request.is_secure)
+
+
 def init_app(app: Flask) -> None:
-    """Attach the login manager."""
+    """Attach the login manager and the session cookie settings."""
+    https = str(app.config.get("FEEDSVC_BASE_URL") or "").startswith("https://")
+    app.config["SESSION_COOKIE_SECURE"] = bool(app.config.get("SESSION_COOKIE_SECURE")) or https
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    app.session_interface = SessionInterface()
     login_manager.init_app(app)

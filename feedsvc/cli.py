@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 
-from feedsvc import accounts, feeds
+from feedsvc import accounts, backup, feeds
 from feedsvc.db import get_engine, new_session
 from feedsvc.errors import FeedsvcError
 
@@ -133,7 +134,49 @@ def demo_command() -> None:
         click.echo(f"{DEMO_EMAIL} already exists; left as it is.", err=True)
 
 
+@click.command("export")
+@click.option("--user", "email", metavar="EMAIL", help="Only this account (without the "
+              "retired feed addresses, which belong to no account).")
+@with_appcontext
+def export_command(email: str | None) -> None:
+    """Write a backup of every account (or one) as JSON on standard output."""
+    with new_session() as session:
+        try:
+            document = backup.export_backup(session, email)
+        except FeedsvcError as error:
+            _fail(error)
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
+    users = len(document["tables"]["users"])
+    click.echo(f"Exported {users} account{'s' if users != 1 else ''}.", err=True)
+
+
+@click.command("import")
+@click.argument("backup_file", metavar="FILE", type=click.File("r", encoding="utf-8"))
+@with_appcontext
+def import_command(backup_file) -> None:  # type: ignore[no-untyped-def]
+    """Restore a backup written by `feedsvc export` (FILE, or - for standard input).
+
+    Nothing is imported when an account in it already exists. With the same secret key,
+    every feed URL and API token keeps working.
+    """
+    try:
+        document = json.load(backup_file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"{backup_file.name} is not JSON: {error}") from None
+    with new_session() as session:
+        try:
+            counts = backup.import_backup(session, document)
+            session.commit()
+        except FeedsvcError as error:
+            session.rollback()
+            _fail(error)
+    click.echo("Imported " + ", ".join(f"{n} {table}" for table, n in counts.items()) + ".",
+               err=True)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on the app (and so on the ``feedsvc`` group)."""
-    for command in (db_group, user_group, token_group, demo_command):
+    for command in (db_group, user_group, token_group, demo_command, export_command,
+                    import_command):
         app.cli.add_command(command)

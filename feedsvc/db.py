@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 ENGINE_KEY = "feedsvc.engine"
 SESSIONMAKER_KEY = "feedsvc.sessionmaker"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def make_engine(url: str) -> Engine:
@@ -18,11 +19,25 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
+def _sqlite_begin(connection: Any) -> None:
+    # A deferred transaction that reads and then writes cannot wait for the write lock: when
+    # another writer committed in between, SQLite answers "database is locked" at once,
+    # whatever the busy timeout. So a request that may write (and any work outside a request,
+    # such as the CLI) takes the write lock up front and waits its turn; reads stay deferred
+    # and, in WAL mode, never wait for writers.
+    writes = not has_request_context() or request.method not in READ_ONLY_METHODS
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let SQLAlchemy's "begin" event start transactions instead of the driver, which would
+    # begin them late and always deferred.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from flask import Flask, Response, g, jsonify, render_template, request
+from flask_login import AnonymousUserMixin
+from pydantic import ValidationError as StoredDataInvalid
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -77,6 +86,10 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
             body["fields"] = fields
         response = jsonify({"error": body})
     else:
+        if status >= 500 and "_login_user" not in g:
+            # Flask-Login loads the user for every template, from the database that may be
+            # what just failed: an error page draws no account menu, so nobody is needed.
+            g._login_user = AnonymousUserMixin()
         response = Response(
             render_template("error.html", status=status, message=message, fields=fields or {}),
             mimetype="text/html",
@@ -84,7 +97,19 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
     response.status_code = status
     if status == 401 and wants_json():
         response.headers["WWW-Authenticate"] = 'Bearer realm="feedsvc"'
+    if status == 503:
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
     return response
+
+
+UNAVAILABLE_RETRY_AFTER = 30
+UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment."
+
+
+def _retry_after(error: HTTPException) -> int:
+    # Flask-Limiter's RateLimitExceeded names the limit it hit; its window bounds the wait.
+    limit = getattr(getattr(error, "limit", None), "limit", None)
+    return int(limit.get_expiry()) if limit is not None else 60
 
 
 def register(app: Flask) -> None:
@@ -100,6 +125,8 @@ def register(app: Flask) -> None:
         response = error_response(status, error.description or error.name)
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        if status == 429:
+            response.headers["Retry-After"] = str(_retry_after(error))
         return response
 
     @app.errorhandler(StaleDataError)
@@ -107,10 +134,33 @@ def register(app: Flask) -> None:
         return error_response(409, "Someone changed this at the same time. "
                                    "Reload it and try again.")
 
-    @app.errorhandler(OperationalError)
-    def handle_database_unavailable(error: DBAPIError) -> Response:
-        log.error("database unavailable: %s", error.orig)
-        return error_response(503, "The service is temporarily unavailable. Please try again.")
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error: DBAPIError) -> Response:
+        if isinstance(error, IntegrityError):
+            # A constraint decided between two concurrent writes: the loser may retry.
+            log.warning("integrity error: %s", error.orig)
+            return error_response(409, "Someone changed this at the same time. "
+                                       "Reload it and try again.")
+        if isinstance(error, (OperationalError, InterfaceError)) or error.connection_invalidated:
+            log.error("database unavailable: %s", error.orig)
+            return error_response(503, UNAVAILABLE_MESSAGE)
+        log.exception("database error")
+        return error_response(500, "Something went wrong on our side.")
+
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(PoolTimeoutError)
+    def handle_pool_trouble(error: Exception) -> Response:
+        log.error("database unavailable: %s", error)
+        return error_response(503, UNAVAILABLE_MESSAGE)
+
+    @app.errorhandler(StoredDataInvalid)
+    def handle_stored_data_invalid(error: StoredDataInvalid) -> Response:
+        # Input is validated into ValidationFailed (422) before it is stored, so a pydantic
+        # error here means a stored row that no longer reads as valid (written past the
+        # application, or by an older version). Say so plainly; the log has the details.
+        log.error("stored data cannot be shown: %s", error)
+        return error_response(503, "Some stored data cannot be shown right now. "
+                                   "Please try again later.")
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:

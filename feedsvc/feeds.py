@@ -166,7 +166,17 @@ def feed_for_token(session: Session, token: str) -> Feed:
     raise NotFound("No such calendar.")
 
 
-def _renewal_view(renewal: Renewal) -> ics.RenewalView:
+# What the calendar shows of items and renewals, loaded as plain rows: a feed is built from
+# many rows that are never changed, which the ORM's identity map would only slow down.
+_ITEM_COLUMNS = (Item.id, Item.title, Item.due_date, Item.version, Item.updated_at, Item.alarms,
+                 Item.provider, Item.phone_number, Item.country, Item.grace_days,
+                 Item.price_amount, Item.price_currency, Item.bound_services, Item.notes,
+                 Item.url, Item.auto_renew)
+_RENEWAL_COLUMNS = (Renewal.id, Renewal.item_id, Renewal.renewed_on, Renewal.amount,
+                    Renewal.currency, Renewal.method, Renewal.reference, Renewal.note)
+
+
+def _renewal_view(renewal: Any) -> ics.RenewalView:
     return ics.RenewalView(id=renewal.id, renewed_on=renewal.renewed_on, amount=renewal.amount,
                            currency=renewal.currency, method=renewal.method,
                            reference=renewal.reference, note=renewal.note)
@@ -182,41 +192,50 @@ def feed_view(
     reminder_events: bool | None = None,
 ) -> ics.FeedView:
     """Everything the calendar needs, in three queries whatever the number of items."""
-    query = select(Item).where(Item.user_id == user.id, Item.archived.is_(False))
+    connection = session.connection()
+    query = select(*_ITEM_COLUMNS).where(Item.user_id == user.id, Item.archived.is_(False))
     if feed.categories is not None:
         query = query.where(Item.category.in_(feed.categories))
-    found = list(session.scalars(query.order_by(Item.due_date, Item.id)))
-    ids = [item.id for item in found]
+    found = connection.execute(query.order_by(Item.due_date, Item.id)).all()
 
-    latest_ids = (select(func.max(Renewal.id)).join(Item).where(Item.user_id == user.id)
-                  .group_by(Renewal.item_id))
-    latest = {r.item_id: r for r in session.scalars(
-        select(Renewal).where(Renewal.id.in_(latest_ids)))} if ids else {}
-    recent: dict[int, list[Renewal]] = {}
-    if ids:
+    latest: dict[int, ics.RenewalView] = {}
+    recent: dict[int, list[ics.RenewalView]] = {}
+    if found:
+        latest_ids = (select(func.max(Renewal.id)).join(Item).where(Item.user_id == user.id)
+                      .group_by(Renewal.item_id))
+        for renewal in connection.execute(
+                select(*_RENEWAL_COLUMNS).where(Renewal.id.in_(latest_ids))):
+            latest[renewal.item_id] = _renewal_view(renewal)
         since = recent_since(today)
-        for renewal in session.scalars(
-                select(Renewal).join(Item).where(Item.user_id == user.id,
-                                                 Renewal.renewed_on > since)
+        for renewal in connection.execute(
+                select(*_RENEWAL_COLUMNS).join(Item).where(Item.user_id == user.id,
+                                                            Renewal.renewed_on > since)
                 .order_by(Renewal.renewed_on, Renewal.id)):
-            recent.setdefault(renewal.item_id, []).append(renewal)
+            recent.setdefault(renewal.item_id, []).append(_renewal_view(renewal))
 
     base = base_url.rstrip("/")
     settings_changed = max(user.updated_at, feed.updated_at)
+    # Each counter only grows, so their sum rises with every change to the event.
+    settings_sequence = user.version + feed.version - 2
+    default_alarms: tuple[ics.AlarmSpec, ...] | None = None
     views = []
     for item in found:
+        if item.alarms is None:
+            if default_alarms is None:
+                default_alarms = _alarm_specs(effective_alarms(item, user))
+            alarms = default_alarms
+        else:
+            alarms = _alarm_specs(effective_alarms(item, user))
         last = latest.get(item.id)
         views.append(ics.ItemView(
             id=item.id,
             title=item.title,
             due_date=item.due_date,
             cycle=last.id if last else 0,
-            # Each counter only grows, so their sum rises with every change to the event.
-            sequence=item.version + user.version + feed.version - 2,
+            sequence=item.version + settings_sequence,
             last_modified=max(item.updated_at, settings_changed),
             page_url=f"{base}/items/{item.id}",
-            alarms=tuple(ics.AlarmSpec(a["days_before"], a["at"])
-                         for a in effective_alarms(item, user)),
+            alarms=alarms,
             provider=item.provider,
             phone_number=item.phone_number,
             country=item.country,
@@ -227,8 +246,8 @@ def feed_view(
             notes=item.notes,
             url=item.url,
             auto_renew=item.auto_renew,
-            last_renewal=_renewal_view(last) if last else None,
-            recent_renewals=tuple(_renewal_view(r) for r in recent.get(item.id, ())),
+            last_renewal=last,
+            recent_renewals=tuple(recent.get(item.id, ())),
         ))
     last_modified = max([settings_changed, *(v.last_modified for v in views)])
     return ics.FeedView(
@@ -241,3 +260,7 @@ def feed_view(
         show_numbers=feed.show_numbers,
         items=tuple(views),
     )
+
+
+def _alarm_specs(alarms: list[dict[str, Any]]) -> tuple[ics.AlarmSpec, ...]:
+    return tuple(ics.AlarmSpec(a["days_before"], a["at"]) for a in alarms)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from icalendar import Alarm, Calendar, Event, vDuration, vText
@@ -17,6 +19,10 @@ PRODID = "-//feedsvc//Renewal deadlines//EN"
 UID_DOMAIN = "feedsvc"
 REFRESH = dt.timedelta(hours=3)
 GRACE_ALARM_AT = "09:00"
+# Bump whenever this module would write different bytes for the same FeedView: cached
+# calendars and cached events carry it in their keys, so old bytes are never served again.
+FORMAT_VERSION = 1
+_END = b"END:VCALENDAR\r\n"
 
 
 @dataclass(frozen=True)
@@ -145,16 +151,24 @@ TEXTS: dict[str, dict[str, str]] = {
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ufeff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Every character that one of the rules above changes: text without them (nearly all text)
+# is already clean, and one search is cheaper than the substitutions.
+_UNCLEAN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029\ud800-\udfff]")
+_UNCLEAN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u2028\u2029\ud800-\udfff]")
 
 
 def clean_text(value: str) -> str:
     """Multi-line text as a calendar can carry it: LF line breaks, no other controls."""
+    if _UNCLEAN_TEXT.search(value) is None:
+        return value
     value = _SURROGATE.sub("\ufffd", _LINE_BREAK.sub("\n", value))
     return "\n".join(_FORBIDDEN.sub("", line) for line in value.split("\n"))
 
 
 def clean_line(value: str) -> str:
     """One-line text as a calendar can carry it: line breaks and TABs become spaces."""
+    if _UNCLEAN_LINE.search(value) is None:
+        return value
     return _FORBIDDEN.sub("", _SURROGATE.sub("\ufffd", _LINE_BREAK.sub(" ", value))
                           .replace("\t", " "))
 
@@ -332,8 +346,25 @@ def item_events(item: ItemView, feed: FeedView) -> list[Event]:
     return events
 
 
-def build_calendar(feed: FeedView) -> bytes:
-    """Serialise a feed as an RFC 5545 calendar (UTF-8, CRLF, folded at 75 octets)."""
+@dataclass
+class EventCache:
+    """Serialised events of an earlier build, reused by ``build_calendar`` where unchanged.
+
+    ``known`` maps an item's digest (``item_digest``) to the bytes of its events. After a
+    build, ``parts`` says where each item's events sit in the body: (digest, offset, length).
+    """
+
+    known: Mapping[str, bytes] = field(default_factory=dict)
+    parts: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+def item_digest(item: ItemView, feed: FeedView) -> str:
+    """A digest of everything that shapes an item's events: equal digests, equal bytes."""
+    shape = (FORMAT_VERSION, feed.locale, feed.show_numbers, feed.reminder_events, item)
+    return hashlib.sha256(repr(shape).encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
+def _calendar_head(feed: FeedView) -> bytes:
     calendar = Calendar.new(
         prodid=PRODID,
         calscale="GREGORIAN",
@@ -349,7 +380,26 @@ def build_calendar(feed: FeedView) -> bytes:
     calendar.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
     calendar.add("x-wr-timezone", _Text(clean_line(feed.timezone)))
     calendar.add("x-published-ttl", vDuration(REFRESH))
+    return calendar.to_ical().removesuffix(_END)
+
+
+def build_calendar(feed: FeedView, events: EventCache | None = None) -> bytes:
+    """Serialise a feed as an RFC 5545 calendar (UTF-8, CRLF, folded at 75 octets).
+
+    icalendar writes a component's properties, then its subcomponents, then its END line,
+    so the calendar's bytes are its properties, each item's events serialised on their own,
+    and END:VCALENDAR: which lets unchanged items' events come from ``events``.
+    """
+    chunks = [_calendar_head(feed)]
+    offset = len(chunks[0])
     for item in feed.items:
-        for event in item_events(item, feed):
-            calendar.add_component(event)
-    return calendar.to_ical()
+        digest = item_digest(item, feed) if events is not None else ""
+        chunk = events.known.get(digest) if events is not None else None
+        if chunk is None:
+            chunk = b"".join(event.to_ical() for event in item_events(item, feed))
+        if events is not None:
+            events.parts.append((digest, offset, len(chunk)))
+        chunks.append(chunk)
+        offset += len(chunk)
+    chunks.append(_END)
+    return b"".join(chunks)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -113,6 +114,8 @@ class Item(Base):
     __tablename__ = "items"
     # AUTOINCREMENT on SQLite too: an id, and so an event UID, is never used twice.
     __table_args__ = (Index("ix_items_user_id_due_date", "user_id", "due_date"),
+                      # Covers the feed cache's fingerprint (count, sum of versions, max id).
+                      Index("ix_items_user_id_id_version", "user_id", "id", "version"),
                       {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -211,3 +214,26 @@ class RetiredFeedToken(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedCacheEntry(Base):
+    """A feed's last serialised calendar, one row per feed and variant, overwritten.
+
+    ``key`` digests everything the bytes depend on (see ``feedsvc.feedcache``): a row whose
+    key differs from the one computed now is never served, only mined for unchanged events.
+    """
+
+    __tablename__ = "feed_cache"
+
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    # "ics" (the feed as set) or "google" (with lead events).
+    variant: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64))
+    etag: Mapped[str] = mapped_column(String(64))
+    last_modified: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body_gzip: Mapped[bytes] = mapped_column(LargeBinary)
+    # Where each item's events sit in ``body``: [[digest, offset, length], ...].
+    parts: Mapped[list[list[Any]]] = mapped_column(JSON)
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -51,9 +51,31 @@ def _json(name: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     text = {400: "Malformed JSON", 401: "No or bad token", 404: "Not found, or not yours",
-            409: "Conflict", 413: "Body too large", 415: "Body is not JSON",
-            422: "Invalid fields (see error.fields)"}
+            409: "Conflict: changed by someone else meanwhile", 412: "If-Match does not name "
+            "the item's current ETag", 413: "Body too large", 415: "Body is not JSON",
+            422: "Invalid fields (see error.fields)",
+            503: "The database is unavailable; retry later"}
     return {str(s): {"description": text[s], "content": _json("ErrorResponse")} for s in statuses}
+
+
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
+            "description": "The item's ETag as last read: the request fails with 412 when the "
+                           "item changed since", "schema": {"type": "string"}}
+ETAG = {"ETag": {"description": "The item's version, for If-Match", "required": True,
+                 "schema": {"type": "string"}}}
+
+
+def _item(description: str, status: str = "200") -> dict[str, Any]:
+    return {status: {"description": description, "content": _json("ItemOut"), "headers": ETAG}}
+
+
+def _with_unavailable(paths: dict[str, Any]) -> dict[str, Any]:
+    # Any operation that reaches the database can meet it down.
+    for operations in paths.values():
+        for name, operation in operations.items():
+            if name != "parameters" and operation.get("security") != []:
+                operation["responses"].update(_errors(503))
+    return paths
 
 
 def _item_patch_schema(item_fields: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +104,7 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": {
+        "paths": _with_unavailable({
             "/me": {
                 "get": {"operationId": "getMe", "responses": {
                     "200": {"description": "The account's settings", "content": _json("Me")},
@@ -110,21 +132,18 @@ def document() -> dict[str, Any]:
                 },
                 "post": {"operationId": "createItem",
                          "requestBody": {"required": True, "content": _json("ItemFields")},
-                         "responses": {"201": {"description": "Created",
-                                               "content": _json("ItemOut")}, **write_errors}},
+                         "responses": {**_item("Created", "201"), **write_errors}},
             },
             "/items/{item_id}": {
                 "parameters": [item_id],
                 "get": {"operationId": "getItem", "responses": {
-                    "200": {"description": "The item", "content": _json("ItemOut")},
-                    **_errors(401, 404)}},
-                "patch": {"operationId": "patchItem",
+                    **_item("The item"), **_errors(401, 404)}},
+                "patch": {"operationId": "patchItem", "parameters": [IF_MATCH],
                           "requestBody": {"required": True, "content": _json("ItemPatch")},
-                          "responses": {"200": {"description": "Updated",
-                                                "content": _json("ItemOut")},
-                                        **_errors(400, 401, 404, 413, 415, 422)}},
-                "delete": {"operationId": "deleteItem", "responses": {
-                    "204": {"description": "Deleted"}, **_errors(401, 404)}},
+                          "responses": {**_item("Updated"),
+                                        **_errors(400, 401, 404, 409, 412, 413, 415, 422)}},
+                "delete": {"operationId": "deleteItem", "parameters": [IF_MATCH], "responses": {
+                    "204": {"description": "Deleted"}, **_errors(401, 404, 409, 412)}},
             },
             **_feed_paths(),
             **_renewal_paths(),
@@ -132,7 +151,7 @@ def document() -> dict[str, Any]:
                 "get": {"operationId": "openapi", "security": [],
                         "responses": {"200": {"description": "This document"}}},
             },
-        },
+        }),
     }
 
 
@@ -175,16 +194,16 @@ def _renewal_paths() -> dict[str, Any]:
             "get": {"operationId": "listRenewals", "responses": {
                 "200": {"description": "The item's renewals, newest first",
                         "content": _json("RenewalList")}, **_errors(401, 404)}},
-            "post": {"operationId": "renewItem",
+            "post": {"operationId": "renewItem", "parameters": [IF_MATCH],
                      "requestBody": {"required": False, "content": _json("RenewalFields")},
                      "responses": {"201": {"description": "Recorded; the item's due date moved",
                                            "content": _json("RenewalCreated")},
-                                   **_errors(400, 401, 404, 409, 413, 415, 422)}},
+                                   **_errors(400, 401, 404, 409, 412, 413, 415, 422)}},
         },
         "/items/{item_id}/renewals/latest": {
             "parameters": [item_id],
-            "delete": {"operationId": "undoLatestRenewal", "responses": {
-                "200": {"description": "Undone; the previous due date is restored",
-                        "content": _json("ItemOut")}, **_errors(401, 404, 409)}},
+            "delete": {"operationId": "undoLatestRenewal", "parameters": [IF_MATCH], "responses": {
+                **_item("Undone; the previous due date is restored"),
+                **_errors(401, 404, 409, 412)}},
         },
     }

@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedsvc.errors import Conflict, ValidationFailed
@@ -97,6 +97,14 @@ def list_renewals(session: Session, item: Item) -> list[Renewal]:
     """The item's renewals, newest first."""
     return list(session.scalars(
         select(Renewal).where(Renewal.item_id == item.id).order_by(Renewal.id.desc())))
+
+
+def latest_renewals(session: Session, user: User) -> dict[int, Renewal]:
+    """Each of the user's items' latest renewal, by item id, in one query."""
+    latest_ids = (select(func.max(Renewal.id)).join(Item).where(Item.user_id == user.id)
+                  .group_by(Renewal.item_id))
+    return {renewal.item_id: renewal
+            for renewal in session.scalars(select(Renewal).where(Renewal.id.in_(latest_ids)))}
 
 
 def undo_latest(session: Session, item: Item) -> Item:

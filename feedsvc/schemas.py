@@ -197,6 +197,12 @@ DateField = Annotated[
     PlainSerializer(lambda d: d.isoformat(), return_type=str),
     WithJsonSchema({"type": "string", "format": "date", "example": "2026-12-31"}),
 ]
+# Output only: a stored date is shown as it is, even one outside the range input allows.
+StoredDate = Annotated[
+    dt.date,
+    PlainSerializer(lambda d: d.isoformat(), return_type=str),
+    WithJsonSchema({"type": "string", "format": "date", "example": "2026-12-31"}),
+]
 TimeOfDay = Annotated[str, AfterValidator(_time_of_day),
                       Field(json_schema_extra={"pattern": _TIME.pattern, "example": "09:00"})]
 Country = Annotated[str, AfterValidator(_country),
@@ -284,7 +290,7 @@ class ItemOut(BaseModel):
     provider: str | None
     phone_number: str | None
     country: str | None
-    due_date: DateField
+    due_date: StoredDate
     repeat: Repeat | None
     grace_days: int | None
     alarms: list[Alarm] | None
@@ -431,15 +437,15 @@ class RenewalOut(BaseModel):
 
     id: int
     item_id: int
-    renewed_on: DateField
+    renewed_on: StoredDate
     periods: int
     amount: str | None
     currency: str | None
     method: str | None
     reference: str | None
     note: str
-    due_before: DateField
-    due_after: DateField
+    due_before: StoredDate
+    due_after: StoredDate
     created_at: dt.datetime
 
 

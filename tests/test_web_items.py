@@ -62,7 +62,7 @@ def list_rows(page: Page) -> list[tuple[str, str, str, str]]:
         page.text, re.S)
 
 
-def test_the_list_shows_items_by_due_date_with_status_and_days_left(
+def test_the_list_shows_overdue_and_in_grace_first_then_by_due_date_and_lapsed_last(
     browser: Browser, api: Api
 ) -> None:
     today = today_in("UTC")
@@ -82,12 +82,12 @@ def test_the_list_shows_items_by_due_date_with_status_and_days_left(
     page = browser.get("/")
     assert page.status == 200
     assert list_rows(page) == [
-        ("lapsed", "Lapsed", "Lapsed", "30 days overdue"),
-        ("in_grace", "In grace", "In grace period", "3 days overdue"),
+        ("in_grace", "In grace", "In grace period", "in grace: 7 days left before recycling"),
         ("overdue", "Overdue", "Overdue", "1 day overdue"),
-        ("due_soon", "Today", "Due soon", "today"),
-        ("due_soon", "Tomorrow", "Due soon", "tomorrow"),
+        ("due_soon", "Today", "Due soon", "due today"),
+        ("due_soon", "Tomorrow", "Due soon", "due tomorrow"),
         ("ok", "Later", "OK", "in 40 days"),
+        ("lapsed", "Lapsed", "Lapsed", "lapsed"),
     ]
     assert 'href="/items/new"' in page.text
     assert 'href="/archived"' in page.text
@@ -284,3 +284,19 @@ def test_a_missing_item_is_a_404_page_with_the_layout(browser: Browser) -> None:
     assert page.status == 404
     assert "No item 999999." in page.text
     assert 'href="/"' in page.text and "Log out" in page.text
+
+
+def test_the_item_page_shows_where_the_item_stands_and_offers_to_renew_it(
+    browser: Browser, api: Api
+) -> None:
+    due = (today_in("UTC") - dt.timedelta(days=3)).isoformat()
+    item = api.post("/api/v1/items", json={**VALID_ITEM, "due_date": due}).json
+    page = browser.get(f"/items/{item['id']}")
+    summary = page.text.split('<div class="item-summary status-in_grace">', 1)[1].split("</div>")[0]
+    assert '<span class="badge badge-in_grace">In grace period</span>' in summary
+    assert f"Due {due}" in summary
+    assert "in grace: 27 days left before recycling" in summary
+    assert f'href="/items/{item["id"]}/renew"' in summary
+    assert 'href="#renewals"' in summary
+    assert 'id="renewals"' in page.text and "No renewal recorded yet." in page.text
+    assert page.form().action == f"/items/{item['id']}", "the edit form stays the main form"

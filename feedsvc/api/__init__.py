@@ -9,7 +9,13 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from feedsvc import accounts, items
 from feedsvc.db import get_session
-from feedsvc.errors import BadRequest, Unauthorized, UnsupportedMediaType, ValidationFailed
+from feedsvc.errors import (
+    BadRequest,
+    PreconditionFailed,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from feedsvc.models import User
 from feedsvc.schemas import CATEGORIES, Alarm, Me, MePatch, validate
 from feedsvc.status import today_in
@@ -91,6 +97,27 @@ def item_json(item: items.Item, today: Any) -> dict[str, Any]:
     return items.item_out(item, current_user(), today).model_dump(mode="json", by_alias=True)
 
 
+def item_response(item: items.Item, status: int = 200) -> Response:
+    """The item as JSON, with its version as a strong ETag for ``If-Match``."""
+    response = jsonify(item_json(item, today_in(current_user().timezone)))
+    response.status_code = status
+    response.set_etag(str(item.version))
+    return response
+
+
+def check_if_match(item: items.Item) -> None:
+    """412 when the request's ``If-Match`` names another version of the item.
+
+    A client that read the item sends its ETag back, so a change made meanwhile by someone
+    else is reported instead of overwritten. Without the header, the write goes ahead (and
+    the version check on UPDATE still turns a race into 409).
+    """
+    if "If-Match" in request.headers and not request.if_match.contains(str(item.version)):
+        raise PreconditionFailed(
+            f"The item changed since you read it (its ETag is now \"{item.version}\"). "
+            "Read it again, then retry.")
+
+
 def _bool_arg(name: str) -> bool:
     value = request.args.get(name, "false").lower()
     if value not in ("true", "false", "1", "0"):
@@ -99,8 +126,16 @@ def _bool_arg(name: str) -> bool:
     return value in ("true", "1")
 
 
+ITEM_LIST_PARAMETERS = frozenset({"category", "archived"})
+
+
 @bp.get("/items")
 def list_items() -> Response:
+    unknown = sorted(set(request.args) - ITEM_LIST_PARAMETERS)
+    if unknown:
+        # Like unknown body fields: a misspelt filter must not quietly list everything.
+        raise ValidationFailed(f"Unknown query parameter: {', '.join(unknown)}.",
+                               {name: "is not a known parameter" for name in unknown})
     category = request.args.get("category")
     if category is not None and category not in CATEGORIES:
         raise ValidationFailed("Unknown category.",
@@ -113,37 +148,38 @@ def list_items() -> Response:
 
 
 @bp.post("/items")
-def create_item() -> tuple[Response, int, dict[str, str]]:
+def create_item() -> Response:
     session = get_session()
     user = current_user()
     item = items.create_item(session, user, json_body())
     session.commit()
-    return jsonify(item_json(item, today_in(user.timezone))), 201, {
-        "Location": f"/api/v1/items/{item.id}"}
+    response = item_response(item, 201)
+    response.headers["Location"] = f"/api/v1/items/{item.id}"
+    return response
 
 
 @bp.get("/items/<int:item_id>")
 def get_item(item_id: int) -> Response:
-    user = current_user()
-    item = items.get_item(get_session(), user, item_id)
-    return jsonify(item_json(item, today_in(user.timezone)))
+    return item_response(items.get_item(get_session(), current_user(), item_id))
 
 
 @bp.patch("/items/<int:item_id>")
 def patch_item(item_id: int) -> Response:
     session = get_session()
-    user = current_user()
     body = json_body()
-    item = items.get_item(session, user, item_id)
+    item = items.get_item(session, current_user(), item_id)
+    check_if_match(item)
     items.update_item(session, item, body)
     session.commit()
-    return jsonify(item_json(item, today_in(user.timezone)))
+    return item_response(item)
 
 
 @bp.delete("/items/<int:item_id>")
 def delete_item(item_id: int) -> Response:
     session = get_session()
-    items.delete_item(session, items.get_item(session, current_user(), item_id))
+    item = items.get_item(session, current_user(), item_id)
+    check_if_match(item)
+    items.delete_item(session, item)
     session.commit()
     return Response(status=204)
 

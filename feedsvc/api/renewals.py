@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from feedsvc import items, renewals
-from feedsvc.api import bp, current_user, item_json, json_body
+from feedsvc.api import bp, check_if_match, current_user, item_json, item_response, json_body
 from feedsvc.db import get_session
 from feedsvc.status import today_in
 
@@ -17,6 +17,7 @@ def create_renewal(item_id: int) -> tuple[Response, int]:
     # Every field is optional, so an empty body means "renewed today, as usual".
     body = json_body() if request.content_length else {}
     item = items.get_item(session, user, item_id)
+    check_if_match(item)
     today = today_in(user.timezone)
     renewal = renewals.renew(session, item, body, today)
     session.commit()
@@ -35,8 +36,8 @@ def list_renewals(item_id: int) -> Response:
 @bp.delete("/items/<int:item_id>/renewals/latest")
 def undo_latest_renewal(item_id: int) -> Response:
     session = get_session()
-    user = current_user()
-    item = items.get_item(session, user, item_id)
+    item = items.get_item(session, current_user(), item_id)
+    check_if_match(item)
     renewals.undo_latest(session, item)
     session.commit()
-    return jsonify(item_json(item, today_in(user.timezone)))
+    return item_response(item)

@@ -43,7 +43,70 @@ function linkAlarmToggle() {
   });
 }
 
+// "Renewed": a second tap while the first is on its way would reach the server as a change
+// made in the meantime and be refused, so later taps wait for the answer instead.
+function submitOnce() {
+  var forms = document.querySelectorAll("form[data-submit-once]");
+  Array.prototype.forEach.call(forms, function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.hasAttribute("data-sent")) {
+        event.preventDefault();
+        return;
+      }
+      form.setAttribute("data-sent", "");
+    });
+  });
+  // A page shown again from the back button must accept a tap again.
+  window.addEventListener("pageshow", function () {
+    Array.prototype.forEach.call(forms, function (form) {
+      form.removeAttribute("data-sent");
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   detectTimezone();
   linkAlarmToggle();
+  submitOnce();
 });
+
+// ==== Calendars page: copy a calendar address ====
+// The address sits in a read-only field that works without JavaScript; the Copy button
+// appears only here. Without the clipboard API (or when it refuses), select the text instead.
+function linkCopyButtons() {
+  var buttons = document.querySelectorAll("button[data-copy-target]");
+  Array.prototype.forEach.call(buttons, function (button) {
+    var field = document.getElementById(button.getAttribute("data-copy-target"));
+    var status = document.getElementById(button.getAttribute("data-copy-status"));
+    if (!field) {
+      return;
+    }
+    function say(text) {
+      if (status) {
+        status.textContent = text;
+      }
+    }
+    function selectAddress() {
+      field.focus();
+      field.select();
+      field.setSelectionRange(0, field.value.length);
+      say(button.getAttribute("data-selected"));
+    }
+    button.addEventListener("click", function () {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(function () {
+          say(button.getAttribute("data-copied"));
+        }, selectAddress);
+      } else {
+        selectAddress();
+      }
+    });
+    // A tap on the field selects the whole address, ready for the device's own Copy.
+    field.addEventListener("focus", function () {
+      field.select();
+    });
+    button.hidden = false;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", linkCopyButtons);

@@ -39,4 +39,4 @@ def csrf_failed(error: CSRFError) -> Response:
 
 
 # The page modules attach their views to ``bp``, so they are imported once it exists.
-from feedsvc.web import auth, items, settings, tokens  # noqa: E402,F401
+from feedsvc.web import auth, calendars, items, settings, tokens  # noqa: E402,F401

@@ -126,7 +126,16 @@ def login() -> Page:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """Log out (a POST with the CSRF token, so no other site can log anyone out)."""
+    """Log out (a POST with the CSRF token, so no other site can log anyone out).
+
+    Sessions live in signed cookies, so a copy of this one would outlive a mere clearing of
+    the cookie: a new session nonce makes every copy worthless (and signs the account out
+    on every device).
+    """
+    if current_user.is_authenticated:
+        db = get_session()
+        accounts.end_other_sessions(current_user.user)
+        db.commit()
     logout_user()
     session.clear()
     flash(_("You are logged out."), "success")

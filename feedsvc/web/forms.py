@@ -8,6 +8,7 @@ through as typed, so the domain's validation names the field instead of the form
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ ITEM_CONTROLS = frozenset({
     "auto_renew", "archived",
 })
 SETTINGS_CONTROLS = frozenset({"timezone", "locale", "default_alarms"})
+RENEWAL_CONTROLS = frozenset({
+    "renewed_on", "periods", "due_date", "amount", "currency", "method", "reference", "note",
+})
 
 
 def has_control_characters(text: str) -> bool:
@@ -174,6 +178,48 @@ def item_values(item: Item) -> Values:
         if on:
             values[name] = "on"
     return values
+
+
+def renewal_input(form: Mapping[str, str]) -> dict[str, Any]:
+    """The renewal form as the API's renewal fields; what is left empty takes its default.
+
+    The one-tap "Renewed" button sends no amount or currency at all, which means "the
+    item's usual price"; the detailed form always sends both, so emptying them means
+    "nothing paid" and a lone amount takes the item's currency.
+    """
+    data: dict[str, Any] = {}
+    for name in ("renewed_on", "due_date", "method", "reference"):
+        text = _optional(form.get(name, ""))
+        if text is not None:
+            data[name] = text
+    periods = integer_or_text(form.get("periods", ""))
+    if periods is not None:
+        data["periods"] = periods
+    if "amount" in form or "currency" in form:
+        data["amount"] = _optional(form.get("amount", ""))
+        data["currency"] = _optional(form.get("currency", ""))
+    # Browsers send CRLF; counting it as one character keeps the length limit honest.
+    note = form.get("note", "").replace("\r\n", "\n")
+    if note.strip():
+        data["note"] = note
+    return data
+
+
+def renewal_values(item: Item, today: dt.date) -> Values:
+    """The renewal form's starting values: renewed today, one period, the usual price."""
+    return {
+        "renewed_on": today.isoformat(),
+        "periods": "1",
+        "amount": item.price_amount or "",
+        "currency": item.price_currency or "",
+        "version": str(item.version),
+    }
+
+
+def payment_methods() -> list[str]:
+    """Suggestions for how a renewal was paid; any other text is fine too."""
+    return [_("card"), _("PayPal"), _("Alipay"), _("WeChat Pay"), _("bank transfer"),
+            _("cash"), _("carrier app")]
 
 
 @dataclass

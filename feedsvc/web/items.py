@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from feedsvc import items
+from feedsvc import items, renewals
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
-from feedsvc.models import Item
-from feedsvc.status import today_in
+from feedsvc.models import Item, Renewal, User
+from feedsvc.status import item_status, today_in
 from feedsvc.web import Page, bp, signed_in_user
 from feedsvc.web.forms import (
     ITEM_CONTROLS,
@@ -43,15 +45,56 @@ def status_labels() -> dict[str, str]:
     }
 
 
-def days_left_text(days: int) -> str:
-    """Days left in words: "in 12 days", "tomorrow", "today", "3 days overdue"."""
-    if days == 0:
-        return _("today")
-    if days == 1:
-        return _("tomorrow")
-    if days > 1:
-        return ngettext("in %(num)d day", "in %(num)d days", days)
-    return ngettext("%(num)d day overdue", "%(num)d days overdue", -days)
+def due_text(status: str, days_left: int, grace_left: int | None = None) -> str:
+    """Where the item stands in words: "in 12 days", "due today", "3 days overdue",
+    "in grace: 5 days left before recycling", "lapsed"."""
+    if status == "in_grace" and grace_left is not None:
+        if grace_left == 0:
+            return _("in grace: last day before recycling")
+        return ngettext("in grace: %(num)d day left before recycling",
+                        "in grace: %(num)d days left before recycling", grace_left)
+    if status == "lapsed":
+        return _("lapsed")
+    if days_left == 0:
+        return _("due today")
+    if days_left == 1:
+        return _("due tomorrow")
+    if days_left > 1:
+        return ngettext("in %(num)d day", "in %(num)d days", days_left)
+    return ngettext("%(num)d day overdue", "%(num)d days overdue", -days_left)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An item's status on a given day, with the words for it."""
+
+    status: str
+    label: str
+    text: str
+
+
+def standing(item: Item, user: User, today: dt.date) -> Standing:
+    """The item's status today in the user's zone, and how it reads."""
+    status = item_status(item.due_date, item.grace_days, items.effective_alarms(item, user),
+                         today)
+    days_left = (item.due_date - today).days
+    grace_left = None if item.grace_days is None else days_left + item.grace_days
+    return Standing(status, status_labels()[status], due_text(status, days_left, grace_left))
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One line of the item list."""
+
+    item: Item
+    standing: Standing
+    repeats: bool
+    last_renewal: Renewal | None
+
+
+# Overdue and in-grace items need action now, so they come first; a lapsed number is
+# already lost, so it no longer comes before what can still be saved.
+_STATUS_RANK = {"overdue": 0, "in_grace": 0, "due_soon": 1, "ok": 1, "lapsed": 2}
 
 
 def alarms_text(alarms: list[dict[str, Any]]) -> str:
@@ -71,12 +114,18 @@ def alarms_text(alarms: list[dict[str, Any]]) -> str:
 def _list_page(archived: bool) -> str:
     user = signed_in_user()
     today = today_in(user.timezone)
-    rows = [items.item_out(item, user, today)
-            for item in items.list_items(get_session(), user, archived=archived)]
+    db = get_session()
+    # A fixed number of queries, however many items: the items, their latest renewals, and
+    # what was paid; statuses are date arithmetic.
+    latest = renewals.latest_renewals(db, user)
+    rows = [ListRow(item, standing(item, user, today), renewals.repeat_rule(item) is not None,
+                    latest.get(item.id))
+            for item in items.list_items(db, user, archived=archived)]
+    rows.sort(key=lambda row: (_STATUS_RANK[row.standing.status], row.item.due_date,
+                               row.item.id))
     return render_template(
-        "items/list.html", items=rows, archived=archived, today=today,
-        statuses=status_labels(), days_left_text=days_left_text,
-        categories=category_names(),
+        "items/list.html", rows=rows, archived=archived, categories=category_names(),
+        spend=renewals.total_spend(renewals.spend(db, user, today)),
     )
 
 
@@ -94,6 +143,18 @@ def archived() -> str:
     return _list_page(archived=True)
 
 
+def _renewal_section(item: Item, user: User) -> dict[str, Any]:
+    """What the item page shows below the form: where it stands, what was paid, the history."""
+    db = get_session()
+    today = today_in(user.timezone)
+    return {
+        "standing": standing(item, user, today),
+        "repeats": renewals.repeat_rule(item) is not None,
+        "spend": renewals.spend(db, user, today, item.id).get(item.id, {}),
+        "history": renewals.list_renewals(db, item),
+    }
+
+
 def _render_form(item: Item | None, values: Values, errors: FormErrors | None = None,
                  status: int = 200, message: str | None = None) -> Page:
     errors = errors or FormErrors()
@@ -101,6 +162,7 @@ def _render_form(item: Item | None, values: Values, errors: FormErrors | None = 
     return render_template(
         "items/form.html", item=item, values=values, errors=errors.fields,
         general=errors.general, message=message,
+        renewal_section=None if item is None else _renewal_section(item, user),
         alarm_rows=alarm_row_count(values, "alarms"),
         default_alarms_text=_("Your defaults: %(alarms)s.",
                               alarms=alarms_text(user.default_alarms)),
@@ -170,3 +232,8 @@ def delete_item(item_id: int) -> Page:
     db.commit()
     flash(_("Deleted “%(title)s”.", title=title), "success")
     return redirect(url_for("web.index"))
+
+
+# The renewal pages hang off the item pages; importing them here registers their views
+# (``feedsvc.web`` imports the page modules, and this one is where renewals belong).
+from feedsvc.web import renewals as renewal_pages  # noqa: E402,F401

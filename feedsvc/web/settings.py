@@ -1,16 +1,21 @@
-"""The settings page: time zone, language and default alarms."""
+"""The settings page: time zone, language and default alarms; password, export, deletion."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
-from flask_login import login_required
+import json
 
-from feedsvc import accounts
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import login_required, logout_user
+from werkzeug.wrappers import Response
+
+from feedsvc import accounts, backup
+from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
 from feedsvc.schemas import MePatch, validate
+from feedsvc.status import today_in
 from feedsvc.web import Page, bp, signed_in_user
-from feedsvc.web.auth import locale_choices, timezone_choices
+from feedsvc.web.auth import locale_choices, start_session, timezone_choices
 from feedsvc.web.forms import (
     SETTINGS_CONTROLS,
     FormErrors,
@@ -56,3 +61,67 @@ def settings() -> Page:
     db.commit()
     flash(_("Settings saved."), "success")
     return redirect(url_for("web.settings"))
+
+
+def _render_password(errors: dict[str, str], status: int = 200) -> Page:
+    return render_template(
+        "settings/password.html", values={}, errors=errors,
+        message=_("Please correct the marked fields; nothing was saved.") if errors else None,
+    ), status
+
+
+@bp.route("/settings/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Page:
+    """Change the password; every other session is signed out, this one stays."""
+    if request.method == "GET":
+        return _render_password({})
+    new = request.form.get("new_password", "")
+    if request.form.get("confirm", "") != new:
+        return _render_password({"confirm": _("does not match the new password")}, 422)
+    user = signed_in_user()
+    db = get_session()
+    try:
+        accounts.change_password(db, user, request.form.get("current_password", ""), new)
+    except ValidationFailed as error:
+        return _render_password(error.fields, 422)
+    db.commit()
+    start_session(user)
+    flash(_("Password changed. Every other device was signed out."), "success")
+    return redirect(url_for("web.settings"))
+
+
+@bp.route("/settings/delete", methods=["GET", "POST"])
+@login_required
+def delete_account() -> Page:
+    """Ask for the password, then delete the account, its items and its calendars."""
+    if request.method == "GET":
+        return render_template("settings/delete.html", values={}, errors={}, message=None)
+    db = get_session()
+    try:
+        accounts.delete_account(db, signed_in_user(), request.form.get("password", ""))
+    except ValidationFailed as error:
+        return render_template("settings/delete.html", values={}, errors=error.fields,
+                               message=_("Nothing was deleted.")), 422
+    db.commit()
+    logout_user()
+    session.clear()
+    flash(_("Your account and everything in it were deleted."), "success")
+    return redirect(url_for("web.signup"))
+
+
+@bp.get("/settings/export")
+@login_required
+def export_data() -> Response:
+    """Download the account's own data as JSON."""
+    user = signed_in_user()
+    today = today_in(user.timezone)
+    document = backup.personal_export(get_session(), user, current_app.config["SECRET_KEY"],
+                                      public_base_url(), today)
+    response = Response(json.dumps(document, ensure_ascii=False, indent=2),
+                        mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="feedsvc-{today.isoformat()}.json"')
+    # It holds the secret feed URLs: keep it out of every cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response

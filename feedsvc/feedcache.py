@@ -1,0 +1,339 @@
+"""Serialised feeds, shared by every worker and instance, and never served stale.
+
+A feed's bytes depend on the feed's settings, its owner's settings, the owner's items and
+their renewals, the public base URL, "today" (which renewals are recent) and this code.
+``probe`` reads all of that but the date in one indexed query, together with the cached
+entry: the entry is served only when the key computed now equals the key it was built under.
+
+Why the key sees every committed write: items are versioned (every UPDATE bumps
+``Item.version``) and their ids are never reused, so over the owner's items
+(count, sum of versions, max id) changes on every insert, update or delete: with the same
+count, an insert raises the max id, and without inserts or deletes only versions grow.
+Renewals are only ever inserted or deleted (and each of those also updates its item), so
+(count, max id) covers them the same way. The key is read before anything the build reads,
+so a write that commits during a build makes the next key differ from the stored one.
+
+Entries live in the ``feed_cache`` table (one row per feed and variant, overwritten, deleted
+with the feed), or in Redis when ``FEEDSVC_REDIS_URL`` is set (one hash per feed and variant,
+overwritten, expiring ``REDIS_TTL`` after its last build).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from feedsvc import ics
+from feedsvc.accounts import hash_token
+from feedsvc.models import Feed, FeedCacheEntry, Item, Renewal, User, utcnow
+from feedsvc.renewals import recent_since
+
+log = logging.getLogger(__name__)
+
+# Bump when the key's inputs or the stored entry change shape.
+CACHE_VERSION = 1
+try:
+    PACKAGE_VERSION = version("feedsvc")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    PACKAGE_VERSION = "source"
+REDIS_TTL = dt.timedelta(days=30)
+GZIP_LEVEL = 6
+EXTENSION_KEY = "feedsvc.feedcache"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A serialised feed: its validators, the bytes asked for, and where its events sit."""
+
+    key: str
+    etag: str
+    last_modified: dt.datetime
+    body: bytes | None = None
+    body_gzip: bytes | None = None
+    parts: tuple[tuple[str, int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A feed URL's state now, read in one query, and its cached entry if any."""
+
+    feed_id: int
+    timezone: str
+    state: tuple[Any, ...]
+    cached: Entry | None
+
+    def key(self, variant: str, base_url: str, today: dt.date) -> str:
+        """The cache key of the feed as it would be built now."""
+        inputs = (CACHE_VERSION, ics.FORMAT_VERSION, PACKAGE_VERSION, variant, base_url,
+                  recent_since(today).isoformat(), self.state)
+        return hashlib.sha256(repr(inputs).encode("utf-8", "backslashreplace")).hexdigest()
+
+    def storable(self, view: ics.FeedView) -> bool:
+        """Whether a calendar built after this probe may be stored under its key.
+
+        Reads after the probe may see later writes. One that changed or deleted an item the
+        probe saw changes every later key, so storing is harmless; but an item inserted and
+        deleted again during the build would leave the key as it was, so a build that saw an
+        item newer than the probe's newest is not stored.
+        """
+        newest = int(self.state[_ITEMS_STATE_INDEX].split(":")[2] or 0)
+        return all(item.id <= newest for item in view.items)
+
+    def fresh(self, key: str) -> Entry | None:
+        """The cached entry when it was built under ``key``; None when it is stale or absent."""
+        return self.cached if self.cached is not None and self.cached.key == key else None
+
+
+def _joined(*columns: Any) -> Any:
+    """Several aggregates as one text value, so one scalar subquery scans the rows once."""
+    text: Any = None
+    for column in columns:
+        part = func.coalesce(cast(column, String), literal_column("''"))
+        text = part if text is None else text + literal_column("':'") + part
+    return text
+
+
+_ITEMS_STATE = (select(_joined(func.count(Item.id), func.sum(Item.version), func.max(Item.id)))
+                .where(Item.user_id == Feed.user_id).scalar_subquery())
+_RENEWALS_STATE = (select(_joined(func.count(Renewal.id), func.max(Renewal.id)))
+                   .join(Item, Item.id == Renewal.item_id)
+                   .where(Item.user_id == Feed.user_id).scalar_subquery())
+# Few result columns: building a result's column map costs more than the query itself.
+# The counters cover the settings: ``Feed.version`` and ``User.version`` are bumped with every
+# change to what a feed shows (name, categories, language, time zone, default alarms...).
+_SETTINGS_STATE = _joined(Feed.version, Feed.updated_at, Feed.reminder_events,
+                          Feed.show_numbers, User.version, User.updated_at)
+_STATE_COLUMNS = (Feed.id, User.timezone, _SETTINGS_STATE, _ITEMS_STATE, _RENEWALS_STATE)
+_ITEMS_STATE_INDEX = 3
+_STATE_SIZE = len(_STATE_COLUMNS)
+
+
+def _state_query(*cached: Any) -> Select[Any]:
+    query = (select(*_STATE_COLUMNS, *cached).join(User, User.id == Feed.user_id)
+             .where(Feed.token_hash == bindparam("token_hash")))
+    if cached:
+        query = query.outerjoin(FeedCacheEntry, and_(
+            FeedCacheEntry.feed_id == Feed.id, FeedCacheEntry.variant == bindparam("variant")))
+    return query
+
+
+_compiled: dict[tuple[str, int], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _first(connection: Connection, query: Select[Any], params: dict[str, Any]) -> Any:
+    """Run a probe as the driver's own SQL: the hot path skips SQLAlchemy's result processing.
+
+    It still goes through the engine, so its events (and the tests' query counts) see it.
+    The key only needs raw values, which are the same for the same stored data.
+    """
+    cache_key = (connection.dialect.name, id(query))
+    found = _compiled.get(cache_key)
+    if found is None:
+        compiled = query.compile(dialect=connection.dialect)
+        names = tuple(compiled.positiontup) if compiled.positiontup else None
+        found = _compiled[cache_key] = (str(compiled), names)
+    sql, names = found
+    args = tuple(params[name] for name in names) if names else params
+    return connection.exec_driver_sql(sql, args).first()  # type: ignore[arg-type]
+
+
+def _utc(value: Any) -> dt.datetime:
+    """A timestamp as the driver returns it (SQLite: text) as an aware UTC datetime."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None \
+        else value.astimezone(dt.timezone.utc)
+
+
+def _probe_from(row: Any, entry: Entry | None) -> Probe:
+    return Probe(feed_id=row[0], timezone=row[1], state=tuple(row[:_STATE_SIZE]), cached=entry)
+
+
+def _gzip(body: bytes) -> bytes:
+    # mtime=0: the same body always compresses to the same bytes.
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def new_entry(key: str, body: bytes, last_modified: dt.datetime,
+              parts: list[tuple[str, int, int]]) -> Entry:
+    """An entry for freshly built bytes, with its strong ETag and gzip copy."""
+    return Entry(key=key, etag=hashlib.sha256(body).hexdigest()[:32], last_modified=last_modified,
+                 body=body, body_gzip=_gzip(body), parts=tuple(parts))
+
+
+def known_events(entry: Entry | None) -> dict[str, bytes]:
+    """Each item's serialised events in an earlier entry, by digest, to reuse when unchanged."""
+    if entry is None or entry.body is None:
+        return {}
+    return {digest: entry.body[offset:offset + length] for digest, offset, length in entry.parts}
+
+
+class Store(Protocol):
+    """Where entries are kept; ``body`` is "body", "gzip" or None (validators only)."""
+
+    def probe(self, connection: Connection, token: str, variant: str,
+              body: str | None) -> Probe | None: ...
+
+    def load(self, connection: Connection, feed_id: int, variant: str,
+             key: str) -> Entry | None: ...
+
+    def previous(self, connection: Connection, feed_id: int, variant: str) -> Entry | None: ...
+
+    def save(self, connection: Connection, feed_id: int, variant: str, entry: Entry) -> None: ...
+
+
+_BODY_COLUMNS = {"body": FeedCacheEntry.body, "gzip": FeedCacheEntry.body_gzip}
+
+
+class DatabaseStore:
+    """Entries in the ``feed_cache`` table: the probe reads state and entry in one query."""
+
+    _queries = {
+        body: _state_query(FeedCacheEntry.key, FeedCacheEntry.etag,
+                           FeedCacheEntry.last_modified,
+                           *([_BODY_COLUMNS[body]] if body else []))
+        for body in (None, "body", "gzip")
+    }
+
+    def probe(self, connection: Connection, token: str, variant: str,
+              body: str | None) -> Probe | None:
+        row = _first(connection, self._queries[body],
+                     {"token_hash": hash_token(token), "variant": variant})
+        if row is None:
+            return None
+        entry = None
+        if row[_STATE_SIZE] is not None:
+            content = row[_STATE_SIZE + 3] if body else None
+            entry = Entry(key=row[_STATE_SIZE], etag=row[_STATE_SIZE + 1],
+                          last_modified=_utc(row[_STATE_SIZE + 2]),
+                          body=content if body == "body" else None,
+                          body_gzip=content if body == "gzip" else None)
+        return _probe_from(row, entry)
+
+    @staticmethod
+    def _read(connection: Connection, feed_id: int, variant: str,
+              with_gzip: bool = True) -> Entry | None:
+        table = FeedCacheEntry.__table__
+        columns = [c for c in table.c if with_gzip or c.name != "body_gzip"]
+        row = connection.execute(select(*columns).where(
+            table.c.feed_id == feed_id, table.c.variant == variant)).first()
+        if row is None:
+            return None
+        return Entry(key=row.key, etag=row.etag, last_modified=row.last_modified, body=row.body,
+                     body_gzip=row.body_gzip if with_gzip else None,
+                     parts=tuple(tuple(p) for p in row.parts))
+
+    def load(self, connection: Connection, feed_id: int, variant: str,
+             key: str) -> Entry | None:
+        entry = self._read(connection, feed_id, variant)
+        return entry if entry is not None and entry.key == key else None
+
+    def previous(self, connection: Connection, feed_id: int, variant: str) -> Entry | None:
+        return self._read(connection, feed_id, variant, with_gzip=False)
+
+    def save(self, connection: Connection, feed_id: int, variant: str, entry: Entry) -> None:
+        values = {"feed_id": feed_id, "variant": variant, "key": entry.key, "etag": entry.etag,
+                  "last_modified": entry.last_modified, "body": entry.body,
+                  "body_gzip": entry.body_gzip, "parts": [list(p) for p in entry.parts],
+                  "built_at": utcnow()}
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(FeedCacheEntry).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[FeedCacheEntry.feed_id, FeedCacheEntry.variant],
+            set_={name: statement.excluded[name] for name in values
+                  if name not in ("feed_id", "variant")})
+        connection.execute(statement)
+
+
+class RedisStore:
+    """Entries in Redis, one hash per feed and variant; the database answers the state."""
+
+    _query = _state_query()
+
+    def __init__(self, url: str, database_url: str) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+        # Feed ids are only unique within one database: deployments (or test runs) sharing
+        # a Redis must not read each other's entries.
+        database = hashlib.sha256(database_url.encode()).hexdigest()[:12]
+        self.prefix = f"feedsvc:feed-cache:{CACHE_VERSION}:{database}:"
+
+    def _name(self, feed_id: int, variant: str) -> str:
+        return f"{self.prefix}{feed_id}:{variant}"
+
+    def probe(self, connection: Connection, token: str, variant: str,
+              body: str | None) -> Probe | None:
+        row = _first(connection, self._query, {"token_hash": hash_token(token)})
+        if row is None:
+            return None
+        fields = ["key", "etag", "last_modified", *([body] if body else [])]
+        found = self.redis.hmget(self._name(row[0], variant), fields)
+        entry = None
+        if found[0] is not None:
+            content = found[3] if body else None
+            entry = Entry(key=found[0].decode(), etag=found[1].decode(),
+                          last_modified=_utc(found[2].decode()),
+                          body=content if body == "body" else None,
+                          body_gzip=content if body == "gzip" else None)
+        return _probe_from(row, entry)
+
+    def _read(self, feed_id: int, variant: str) -> Entry | None:
+        found = self.redis.hgetall(self._name(feed_id, variant))
+        if not found:
+            return None
+        return Entry(key=found[b"key"].decode(), etag=found[b"etag"].decode(),
+                     last_modified=_utc(found[b"last_modified"].decode()),
+                     body=found[b"body"], body_gzip=found[b"gzip"],
+                     parts=tuple(tuple(p) for p in json.loads(found[b"parts"])))
+
+    def load(self, connection: Connection, feed_id: int, variant: str,
+             key: str) -> Entry | None:
+        entry = self._read(feed_id, variant)
+        return entry if entry is not None and entry.key == key else None
+
+    def previous(self, connection: Connection, feed_id: int, variant: str) -> Entry | None:
+        return self._read(feed_id, variant)
+
+    def save(self, connection: Connection, feed_id: int, variant: str, entry: Entry) -> None:
+        name = self._name(feed_id, variant)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(name, mapping={
+            "key": entry.key, "etag": entry.etag,
+            "last_modified": entry.last_modified.isoformat(), "body": entry.body or b"",
+            "gzip": entry.body_gzip or b"", "parts": json.dumps([list(p) for p in entry.parts]),
+        })
+        pipe.expire(name, REDIS_TTL)
+        pipe.execute()
+
+
+def store(app: Flask | None = None) -> Store:
+    """The app's store: Redis when ``FEEDSVC_REDIS_URL`` is set, else the database."""
+    app = app or current_app
+    found = app.extensions.get(EXTENSION_KEY)
+    if found is None:
+        url = app.config.get("FEEDSVC_REDIS_URL")
+        found = (RedisStore(url, app.config["FEEDSVC_DATABASE_URL"]) if url
+                 else DatabaseStore())
+        app.extensions[EXTENSION_KEY] = found
+    return found

@@ -1,0 +1,83 @@
+"""Throttles (Flask-Limiter): log-in and sign-up attempts, and feed requests per feed URL.
+
+Counters live in Redis when ``FEEDSVC_REDIS_URL`` is set, so every worker and instance
+shares them; otherwise in each worker's memory. ``FEEDSVC_RATE_LIMITS=off`` turns every
+throttle off (benchmarks, load tests). Each app gets its own ``Limiter``, so two apps in
+one process (tests, the CLI) never share counters or the on/off switch.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from feedsvc.accounts import normalise_email
+
+LIMITER_KEY = "feedsvc.limiter"
+# Per client address and e-mail: enough for typing mistakes, far too few for guessing.
+LOGIN_LIMIT = "10 per minute"
+# Per client address, whatever the e-mail: slows down trying many accounts at once.
+LOGIN_ADDRESS_LIMIT = "50 per hour"
+SIGNUP_LIMIT = "10 per hour"
+# Per feed URL: calendar apps poll every few minutes at most.
+FEED_LIMIT = "120 per minute"
+
+
+def rate_limits_on(app: Flask) -> bool:
+    """Whether throttles are on (``FEEDSVC_RATE_LIMITS`` is not ``off``)."""
+    return str(app.config.get("FEEDSVC_RATE_LIMITS", "on")).strip().lower() not in (
+        "off", "0", "false", "no")
+
+
+def _address_and_email() -> str:
+    email = normalise_email(request.form.get("email", ""))[:254]
+    return f"{get_remote_address()}|{email}"
+
+
+def _feed_token() -> str:
+    return str((request.view_args or {}).get("token", ""))[:64]
+
+
+def _storage_uri(app: Flask) -> str:
+    return app.config.get("FEEDSVC_REDIS_URL") or "memory://"
+
+
+def init_app(app: Flask) -> Limiter:
+    """Create the app's limiter and throttle log-in, sign-up and the feed URLs."""
+    limiter = Limiter(
+        key_func=get_remote_address,
+        storage_uri=_storage_uri(app),
+        key_prefix="feedsvc",
+        strategy="moving-window",
+        # Redis unreachable: count in memory meanwhile rather than refuse every log-in.
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+        enabled=rate_limits_on(app),
+    )
+    limiter.init_app(app)
+    app.extensions[LIMITER_KEY] = limiter
+
+    too_many_logins = "Too many log-in attempts. Wait a minute and try again."
+    _limit_view(app, "web.login", limiter.limit(
+        LOGIN_LIMIT, key_func=_address_and_email, methods=["POST"],
+        error_message=too_many_logins))
+    _limit_view(app, "web.login", limiter.limit(
+        LOGIN_ADDRESS_LIMIT, methods=["POST"], scope="login-address",
+        error_message=too_many_logins))
+    _limit_view(app, "web.signup", limiter.limit(
+        SIGNUP_LIMIT, methods=["POST"],
+        error_message="Too many accounts created from this address. Try again later."))
+    feed_limit = limiter.shared_limit(
+        FEED_LIMIT, scope="feed", key_func=_feed_token,
+        error_message="This calendar is being fetched too often. Try again in a minute.")
+    for endpoint in ("feed.calendar", "feed.google_calendar"):
+        _limit_view(app, endpoint, feed_limit)
+    return limiter
+
+
+def _limit_view(app: Flask, endpoint: str, limit) -> None:  # type: ignore[no-untyped-def]
+    # Wrapping this app's view function leaves the view modules untouched.
+    if endpoint in app.view_functions:
+        app.view_functions[endpoint] = limit(app.view_functions[endpoint])
+

@@ -1,0 +1,206 @@
+"""The calendars page: each feed's addresses, how to subscribe, and its settings.
+
+These pages show secret feed URLs, so every response here is ``no-store`` (the app already
+sends ``Referrer-Policy: no-referrer`` everywhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+import segno
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_login import login_required
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from feedsvc import feeds
+from feedsvc.baseurl import public_base_url
+from feedsvc.db import get_session
+from feedsvc.errors import ValidationFailed
+from feedsvc.models import Feed
+from feedsvc.schemas import CATEGORIES
+from feedsvc.web import Page, bp, signed_in_user
+from feedsvc.web.forms import FormErrors, category_choices, category_names, checked
+from feedsvc.web.i18n import _
+
+FEED_CONTROLS = ("name", "categories", "reminder_events", "show_numbers")
+
+
+def _no_store(view: Callable[..., Page]) -> Callable[..., Response]:
+    """Keep the page out of every cache and the back button's copy: it may show secret URLs."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        response = make_response(view(*args, **kwargs))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return wrapper
+
+
+def qr_svg(url: str) -> Markup:
+    """A QR code of ``url`` as inline SVG, drawn here so the address never leaves the server."""
+    code = segno.make(url, micro=False)
+    # No width or height: the stylesheet sizes it to the screen. Four modules of quiet zone,
+    # painted white, so phones can read it on a dark background too.
+    return Markup(code.svg_inline(border=4, omitsize=True, dark="#000", light="#fff",
+                                  svgclass="qr-svg", lineclass="qr-dark"))
+
+
+@dataclass(frozen=True)
+class CalendarCard:
+    """What the page shows for one feed."""
+
+    feed: Feed
+    urls: feeds.FeedUrls
+    filters: list[str]
+    qr: Markup
+
+
+def _filters(feed: Feed) -> list[str]:
+    if feed.categories is None:
+        shown = [_("All categories")]
+    else:
+        names = category_names()
+        shown = [_("Only: %(categories)s",
+                   categories=", ".join(names[category] for category in CATEGORIES
+                                        if category in feed.categories))]
+    if feed.reminder_events:
+        shown.append(_("with reminder events"))
+    shown.append(_("full numbers shown") if feed.show_numbers
+                 else _("numbers masked (last 4 digits)"))
+    return shown
+
+
+def _card(feed: Feed) -> CalendarCard:
+    urls = feeds.feed_urls(feed, current_app.config["SECRET_KEY"], public_base_url())
+    return CalendarCard(feed=feed, urls=urls, filters=_filters(feed), qr=qr_svg(urls.url))
+
+
+@bp.get("/calendars")
+@login_required
+@_no_store
+def calendars() -> Page:
+    """Every feed of the account with its URL, subscribe links and QR code."""
+    cards = [_card(feed) for feed in feeds.list_feeds(get_session(), signed_in_user())]
+    return render_template("calendars/list.html", cards=cards)
+
+
+def _form_input() -> dict[str, Any]:
+    """The feed form as the API's feed fields; no category ticked means every category."""
+    categories = request.form.getlist("categories")
+    return {
+        "name": request.form.get("name", ""),
+        "categories": categories or None,
+        "reminder_events": checked(request.form, "reminder_events"),
+        "show_numbers": checked(request.form, "show_numbers"),
+    }
+
+
+def _values(data: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {"name": data["name"], "categories": data["categories"] or []}
+    for name in ("reminder_events", "show_numbers"):
+        if data[name]:
+            values[name] = "on"
+    return values
+
+
+def _errors(fields: dict[str, str], data: dict[str, Any]) -> FormErrors:
+    """Validation errors by form control; a bad category is named with its value."""
+    errors = FormErrors()
+    for path, message in fields.items():
+        control, _dot, index = path.partition(".")
+        if control == "categories" and index.isdigit():
+            chosen = data["categories"] or []
+            if int(index) < len(chosen):
+                message = _("“%(value)s”: %(message)s", value=chosen[int(index)], message=message)
+        if control in FEED_CONTROLS:
+            errors.fields.setdefault(control, message)
+        else:
+            errors.general.append(f"{path}: {message}")
+    return errors
+
+
+def _render_form(feed: Feed | None, values: dict[str, Any], errors: FormErrors | None = None,
+                 status: int = 200) -> Page:
+    errors = errors or FormErrors()
+    return render_template(
+        "calendars/form.html", feed=feed, values=values, errors=errors.fields,
+        general=errors.general,
+        message=_("Please correct the marked fields; nothing was saved.") if errors else None,
+        categories=category_choices(),
+    ), status
+
+
+@bp.route("/calendars/new", methods=["GET", "POST"])
+@login_required
+@_no_store
+def new_calendar() -> Page:
+    """Create a feed, optionally limited to some categories."""
+    if request.method == "GET":
+        return _render_form(None, {"name": "", "categories": []})
+    data = _form_input()
+    db = get_session()
+    try:
+        feed = feeds.create_feed(db, signed_in_user(), current_app.config["SECRET_KEY"], data)
+    except ValidationFailed as error:
+        return _render_form(None, _values(data), _errors(error.fields, data), 422)
+    db.commit()
+    flash(_("Created the calendar “%(name)s”. Subscribe to it below.", name=feed.name),
+          "success")
+    return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
+
+
+@bp.route("/calendars/<int:feed_id>", methods=["GET", "POST"])
+@login_required
+@_no_store
+def edit_calendar(feed_id: int) -> Page:
+    """Change a feed's name and filter; its URL stays the same."""
+    db = get_session()
+    feed = feeds.get_feed(db, signed_in_user(), feed_id)
+    if request.method == "GET":
+        return _render_form(feed, _values(feeds.feed_fields(feed)))
+    data = _form_input()
+    try:
+        feeds.update_feed(db, feed, data)
+    except ValidationFailed as error:
+        return _render_form(feed, _values(data), _errors(error.fields, data), 422)
+    db.commit()
+    flash(_("Saved the calendar “%(name)s”.", name=feed.name), "success")
+    return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
+
+
+@bp.route("/calendars/<int:feed_id>/rotate", methods=["GET", "POST"])
+@login_required
+@_no_store
+def rotate_calendar(feed_id: int) -> Page:
+    """Ask before giving a feed a new URL; the POST does it, and the old URL answers 410."""
+    db = get_session()
+    feed = feeds.get_feed(db, signed_in_user(), feed_id)
+    if request.method == "GET":
+        return render_template("calendars/rotate.html", feed=feed)
+    feeds.rotate_feed(db, feed, current_app.config["SECRET_KEY"])
+    db.commit()
+    flash(_("“%(name)s” has a new address. Subscribe to it again in each calendar app.",
+            name=feed.name), "success")
+    return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
+
+
+@bp.route("/calendars/<int:feed_id>/delete", methods=["GET", "POST"])
+@login_required
+@_no_store
+def delete_calendar(feed_id: int) -> Page:
+    """Ask before deleting a feed; the POST deletes it, and its URL answers 410."""
+    db = get_session()
+    feed = feeds.get_feed(db, signed_in_user(), feed_id)
+    if request.method == "GET":
+        return render_template("calendars/delete.html", feed=feed)
+    name = feed.name
+    feeds.delete_feed(db, feed)
+    db.commit()
+    flash(_("Deleted the calendar “%(name)s”.", name=name), "success")
+    return redirect(url_for("web.calendars"))

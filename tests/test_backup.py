@@ -1,0 +1,176 @@
+"""`feedsvc export` / `feedsvc import`: a lossless round trip, feed URLs and tokens included."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from conftest import PASSWORD, VALID_ITEM, Api, _config, make_user
+from feedsvc import create_app
+from feedsvc.cli import upgrade_database
+from feedsvc.db import get_engine
+from test_web_browser import Browser
+
+
+def fill(app: Flask) -> dict[str, Any]:
+    """Two accounts with items, renewals, an undone renewal, feeds (one rotated), tokens."""
+    first = make_user(app, "first@example.com", timezone="Asia/Shanghai", locale="zh-Hans")
+    second = make_user(app, "second@example.com")
+    api = Api(app.test_client(), first["token"])
+    item = api.post("/api/v1/items", json=VALID_ITEM).json
+    api.post(f"/api/v1/items/{item['id']}/renewals", json={"amount": "300", "method": "card"})
+    api.post(f"/api/v1/items/{item['id']}/renewals", json={"note": "twice\nover"})
+    api.delete(f"/api/v1/items/{item['id']}/renewals/latest")
+    api.post("/api/v1/items", json={**VALID_ITEM, "title": "Archived 保号", "archived": True,
+                                    "alarms": None})
+    Api(app.test_client(), second["token"]).post("/api/v1/items", json=VALID_ITEM)
+    # The newest item is deleted: its id must never come back, even after a restore.
+    deleted = api.post("/api/v1/items", json={**VALID_ITEM, "title": "Deleted"}).json
+    api.delete(f"/api/v1/items/{deleted['id']}")
+    feed = api.post("/api/v1/feeds", json={"name": "SIMs", "categories": ["sim"]}).json
+    rotated = api.post(f"/api/v1/feeds/{feed['id']}/rotate").json
+    return {"first": first, "second": second, "old_feed": feed, "feed": rotated,
+            "item": item}
+
+
+def export(app: Flask, *args: str) -> dict[str, Any]:
+    result = app.test_cli_runner().invoke(args=["export", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def fresh_database(database_backend: dict[str, str], tmp_path: Path, name: str) -> str:
+    if database_backend["kind"] == "sqlite":
+        return f"sqlite:///{tmp_path}/{name}.sqlite3"
+    admin = create_engine(database_backend["server"], isolation_level="AUTOCOMMIT")
+    database = f"{database_backend['name']}_{name}"
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{database}"'))
+    admin.dispose()
+    return make_url(database_backend["url"]).set(database=database).render_as_string(
+        hide_password=False)
+
+
+@pytest.fixture
+def restored(database_backend: dict[str, str], tmp_path: Path) -> Any:
+    apps: list[Flask] = []
+
+    def build(name: str = "restored") -> Flask:
+        app = create_app(_config(tmp_path / name, fresh_database(database_backend, tmp_path,
+                                                                  name)))
+        upgrade_database(app)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        get_engine(app).dispose()
+    if database_backend["kind"] == "postgresql":
+        admin = create_engine(database_backend["server"], isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for app in apps:
+                name = make_url(app.config["FEEDSVC_DATABASE_URL"]).database
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def import_file(app: Flask, tmp_path: Path, document: dict[str, Any]) -> Any:
+    path = tmp_path / "backup.json"
+    path.write_text(json.dumps(document))
+    return app.test_cli_runner().invoke(args=["import", str(path)])
+
+
+def test_export_import_export_gives_the_same_document_and_everything_still_works(
+    app: Flask, restored: Any, tmp_path: Path
+) -> None:
+    data = fill(app)
+    document = export(app)
+    assert {name: len(rows) for name, rows in document["tables"].items()} == {
+        "users": 2, "api_tokens": 2, "items": 3, "renewals": 1, "feeds": 1,
+        "retired_feed_tokens": 1}
+    new = restored()
+    result = import_file(new, tmp_path, document)
+    assert result.exit_code == 0, result.output
+    assert export(new) == document
+
+    feed_path = urlsplit(data["feed"]["url"]).path
+    assert new.test_client().get(feed_path).data == app.test_client().get(feed_path).data
+    assert new.test_client().get(urlsplit(data["old_feed"]["url"]).path).status_code == 410
+    api = Api(new.test_client(), data["first"]["token"])
+    assert api.get("/api/v1/items").json == Api(app.test_client(),
+                                                data["first"]["token"]).get("/api/v1/items").json
+    assert Browser(new.test_client()).log_in("first@example.com", PASSWORD).status == 302
+    # New rows get new ids: never one of the deleted item's.
+    created = api.post("/api/v1/items", json=VALID_ITEM).json
+    assert created["id"] > max(row["id"] for row in document["tables"]["items"]) + 1
+    assert api.post(f"/api/v1/items/{created['id']}/renewals", json={}).status_code == 201
+    assert api.post("/api/v1/feeds", json={}).status_code == 201
+
+
+def test_export_of_one_account_imports_beside_others_with_new_ids(
+    app: Flask, restored: Any, tmp_path: Path
+) -> None:
+    data = fill(app)
+    document = export(app, "--user", "first@example.com")
+    assert [u["email"] for u in document["tables"]["users"]] == ["first@example.com"]
+    assert "retired_feed_tokens" not in document["tables"]
+    new = restored()
+    make_user(new, "someone@example.com")  # takes id 1, so the import must renumber
+    other_api = Api(new.test_client(), make_user(new, "another@example.com")["token"])
+    other_api.post("/api/v1/items", json=VALID_ITEM)
+    result = import_file(new, tmp_path, document)
+    assert result.exit_code == 0, result.output
+    api = Api(new.test_client(), data["first"]["token"])
+    listed = api.get("/api/v1/items?archived=false").json["items"]
+    assert [i["title"] for i in listed] == [VALID_ITEM["title"]]
+    assert len(api.get(f"/api/v1/items/{listed[0]['id']}/renewals").json["renewals"]) == 1
+    assert new.test_client().get(urlsplit(data["feed"]["url"]).path).status_code == 200
+
+
+def test_import_refuses_existing_accounts_and_changes_nothing(
+    app: Flask, tmp_path: Path
+) -> None:
+    fill(app)
+    document = export(app)
+    before = export(app)
+    result = import_file(app, tmp_path, document)
+    assert result.exit_code != 0
+    assert "already exist" in result.output and "first@example.com" in result.output
+    assert export(app) == before
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"format": "something else"}, "not a feedsvc backup"),
+    ({"format": "feedsvc-backup", "version": 99, "tables": {}}, "format version 99"),
+    ({"format": "feedsvc-backup", "version": 1, "tables": {"users": [{"id": 1, "shoe": 2}]}},
+     "does not know"),
+    ({"format": "feedsvc-backup", "version": 1, "tables": {"items": [{"id": 1, "user_id": 7}]}},
+     "not in the backup"),
+    ({"format": "feedsvc-backup", "version": 1, "tables": {"users": [{"id": 1, "email": 5}]}},
+     "must be text"),
+], ids=["format", "version", "unknown-column", "orphan", "wrong-type"])
+def test_import_refuses_a_bad_file_clearly(app: Flask, tmp_path: Path,
+                                           document: dict[str, Any], message: str) -> None:
+    result = import_file(app, tmp_path, document)
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_import_of_a_file_that_is_not_json_fails_clearly(app: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text("{ not json")
+    result = app.test_cli_runner().invoke(args=["import", str(path)])
+    assert result.exit_code != 0 and "is not JSON" in result.output
+
+
+def test_export_of_an_unknown_account_fails(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["export", "--user", "nobody@example.com"])
+    assert result.exit_code != 0 and "No account" in result.output

@@ -1,0 +1,341 @@
+"""The feed cache: warm hits cost one query and no serialising, and no write is ever missed."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, func, select
+
+from conftest import VALID_ITEM, Api, _config, make_user
+from feedsvc import create_app, feedcache, feeds, ics
+from feedsvc.db import get_engine, new_session
+from feedsvc.models import FeedCacheEntry
+from feedsvc.status import today_in
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+def google_path(feed: dict[str, Any]) -> str:
+    return path_of(feed["url"]).removesuffix(".ics") + "/google.ics"
+
+
+def add_item(api: Api, **changes: Any) -> dict[str, Any]:
+    response = api.post("/api/v1/items", json={**VALID_ITEM, **changes})
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+@pytest.fixture
+def feed(api: Api) -> dict[str, Any]:
+    response = api.post("/api/v1/feeds", json={"name": "Cached"})
+    assert response.status_code == 201
+    return response.json
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[ics.FeedView]:
+    """Every feed serialised from now on."""
+    built: list[ics.FeedView] = []
+    original = ics.build_calendar
+
+    def counting(view: ics.FeedView, events: ics.EventCache | None = None) -> bytes:
+        built.append(view)
+        return original(view, events)
+
+    monkeypatch.setattr(ics, "build_calendar", counting)
+    return built
+
+
+class Statements:
+    """The SQL statements an engine runs, transaction control left out."""
+
+    def __init__(self, app: Flask) -> None:
+        self.seen: list[str] = []
+        event.listen(get_engine(app), "before_cursor_execute", self._record)
+
+    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK",
+                                                        "SAVEPOINT", "RELEASE"):
+            self.seen.append(statement)
+
+    def during(self, action: Callable[[], Any]) -> tuple[Any, list[str]]:
+        self.seen.clear()
+        result = action()
+        return result, list(self.seen)
+
+
+def reference_body(app: Flask, feed: dict[str, Any], google: bool = False) -> bytes:
+    """The feed built from the database right now, without any cache."""
+    token = path_of(feed["url"]).split("/")[-1].removesuffix(".ics")
+    with app.test_request_context(), new_session(app) as session:
+        found = feeds.feed_for_token(session, token)
+        view = feeds.feed_view(session, found, found.user, app.config["FEEDSVC_BASE_URL"],
+                               today_in(found.user.timezone),
+                               reminder_events=True if google else None)
+        return ics.build_calendar(view)
+
+
+def cached_rows(app: Flask) -> int:
+    with new_session(app) as session:
+        return session.scalar(select(func.count()).select_from(FeedCacheEntry)) or 0
+
+
+# -- warm hits ---------------------------------------------------------------------------
+
+def test_a_warm_hit_serves_the_same_bytes_without_building(
+        api: Api, item: dict[str, Any], feed: dict[str, Any],
+        builds: list[ics.FeedView]) -> None:
+    first = api.client.get(path_of(feed["url"]))
+    assert first.status_code == 200 and len(builds) == 1
+    again = api.client.get(path_of(feed["url"]))
+    assert again.status_code == 200
+    assert len(builds) == 1
+    assert again.data == first.data
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Last-Modified"] == first.headers["Last-Modified"]
+
+
+def test_a_warm_hit_and_a_304_each_cost_one_query(app: Flask, api: Api, item: dict[str, Any],
+                                                  feed: dict[str, Any]) -> None:
+    statements = Statements(app)
+    path = path_of(feed["url"])
+    first = api.client.get(path)
+    warm, seen = statements.during(lambda: api.client.get(path))
+    assert warm.status_code == 200 and len(seen) == 1, seen
+    etag = first.headers["ETag"]
+    not_modified, seen = statements.during(
+        lambda: api.client.get(path, headers={"If-None-Match": etag}))
+    assert not_modified.status_code == 304 and len(seen) == 1, seen
+    since, seen = statements.during(lambda: api.client.get(
+        path, headers={"If-Modified-Since": first.headers["Last-Modified"]}))
+    assert since.status_code == 304 and len(seen) == 1, seen
+
+
+def test_a_stale_validator_gets_the_body(api: Api, item: dict[str, Any],
+                                         feed: dict[str, Any]) -> None:
+    path = path_of(feed["url"])
+    first = api.client.get(path)
+    response = api.client.get(path, headers={"If-None-Match": '"not-the-etag"'})
+    assert response.status_code == 200
+    assert response.data == first.data
+
+
+# -- gzip --------------------------------------------------------------------------------
+
+def test_gzip_is_served_when_accepted_and_decompresses_to_the_same_bytes(
+        api: Api, item: dict[str, Any], feed: dict[str, Any]) -> None:
+    path = path_of(feed["url"])
+    plain = api.client.get(path)
+    assert "Content-Encoding" not in plain.headers
+    assert "Accept-Encoding" in plain.headers["Vary"]
+    packed = api.client.get(path, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert packed.status_code == 200
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert packed.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert len(packed.data) < len(plain.data)
+    assert gzip.decompress(packed.data) == plain.data
+    # Two encodings, two representations: each has its own strong ETag, and each revalidates.
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    again = api.client.get(path, headers={"Accept-Encoding": "gzip",
+                                          "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304
+    refused = api.client.get(path, headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers
+    assert refused.data == plain.data
+
+
+# -- never stale -------------------------------------------------------------------------
+
+WRITES: dict[str, Callable[[Api, dict[str, Any], dict[str, Any]], Any]] = {
+    "create an item": lambda api, item, feed: add_item(api, title="Second number"),
+    "edit an item": lambda api, item, feed: api.patch(
+        f"/api/v1/items/{item['id']}", json={"notes": "Pay with Alipay."}),
+    "delete an item": lambda api, item, feed: api.delete(f"/api/v1/items/{item['id']}"),
+    "archive an item": lambda api, item, feed: api.patch(
+        f"/api/v1/items/{item['id']}", json={"archived": True}),
+    "renew an item": lambda api, item, feed: api.post(
+        f"/api/v1/items/{item['id']}/renewals", json={"method": "card"}),
+    "change the language": lambda api, item, feed: api.patch(
+        "/api/v1/me", json={"locale": "zh-Hans"}),
+    "change the time zone": lambda api, item, feed: api.patch(
+        "/api/v1/me", json={"timezone": "Asia/Shanghai"}),
+    "change the default alarms": lambda api, item, feed: api.patch(
+        "/api/v1/me", json={"default_alarms": [{"days_before": 7, "at": "10:00"}]}),
+    "rename the feed": lambda api, item, feed: api.patch(
+        f"/api/v1/feeds/{feed['id']}", json={"name": "Renamed"}),
+    "show numbers in the feed": lambda api, item, feed: api.patch(
+        f"/api/v1/feeds/{feed['id']}", json={"show_numbers": True}),
+    "filter the feed": lambda api, item, feed: api.patch(
+        f"/api/v1/feeds/{feed['id']}", json={"categories": ["domain"]}),
+}
+
+
+@pytest.mark.parametrize("write", WRITES, ids=list(WRITES))
+@pytest.mark.parametrize("google", [False, True], ids=["feed", "google"])
+def test_every_write_gives_a_fresh_feed(app: Flask, api: Api, feed: dict[str, Any],
+                                        write: str, google: bool) -> None:
+    item = add_item(api, alarms=None)
+    add_item(api, title="Unchanged neighbour", category="domain")
+    path = google_path(feed) if google else path_of(feed["url"])
+    before = api.client.get(path)
+    assert api.client.get(path).data == before.data  # cached now
+    answer = WRITES[write](api, item, feed)
+    assert getattr(answer, "status_code", 201) in (200, 201, 204)
+    after = api.client.get(path)
+    assert after.status_code == 200
+    assert after.data != before.data
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert after.data == reference_body(app, feed, google)
+    stale = api.client.get(path, headers={"If-None-Match": before.headers["ETag"]})
+    assert stale.status_code == 200 and stale.data == after.data
+
+
+def test_undoing_a_renewal_restores_the_feed_without_serving_the_renewed_one(
+        app: Flask, api: Api, item: dict[str, Any], feed: dict[str, Any]) -> None:
+    path = path_of(feed["url"])
+    assert api.post(f"/api/v1/items/{item['id']}/renewals", json={}).status_code == 201
+    renewed = api.client.get(path).data
+    assert api.delete(f"/api/v1/items/{item['id']}/renewals/latest").status_code == 200
+    undone = api.client.get(path).data
+    assert undone != renewed
+    assert undone == reference_body(app, feed)
+
+
+def test_a_rotated_or_deleted_feed_is_gone_even_when_cached(
+        api: Api, item: dict[str, Any], feed: dict[str, Any]) -> None:
+    old = path_of(feed["url"])
+    cached = api.client.get(old)
+    rotated = api.post(f"/api/v1/feeds/{feed['id']}/rotate").json
+    assert api.client.get(old).status_code == 410
+    fresh = api.client.get(path_of(rotated["url"]))
+    assert fresh.status_code == 200 and fresh.data == cached.data
+    assert api.delete(f"/api/v1/feeds/{feed['id']}").status_code == 204
+    assert api.client.get(path_of(rotated["url"])).status_code == 410
+
+
+def test_another_accounts_writes_leave_the_cache_warm(
+        app: Flask, api: Api, item: dict[str, Any], feed: dict[str, Any],
+        builds: list[ics.FeedView]) -> None:
+    path = path_of(feed["url"])
+    api.client.get(path)
+    other = Api(app.test_client(), make_user(app, "other@example.com")["token"])
+    add_item(other, title="Not yours")
+    api.client.get(path)
+    assert len(builds) == 1
+
+
+def test_an_edit_rebuilds_only_the_changed_items_events(
+        monkeypatch: pytest.MonkeyPatch, app: Flask, api: Api, feed: dict[str, Any]) -> None:
+    created = [add_item(api, title=f"Number {n}") for n in range(5)]
+    path = path_of(feed["url"])
+    api.client.get(path)
+    serialised: list[int] = []
+    original = ics.item_events
+    monkeypatch.setattr(ics, "item_events",
+                        lambda item, view: serialised.append(item.id) or original(item, view))
+    api.patch(f"/api/v1/items/{created[2]['id']}", json={"notes": "Changed."})
+    body = api.client.get(path).data
+    assert serialised == [created[2]["id"]]
+    assert body == reference_body(app, feed)
+
+
+def test_a_build_that_saw_a_newer_item_is_not_stored() -> None:
+    probe = feedcache.Probe(feed_id=1, timezone="UTC", cached=None,
+                            state=(1, "UTC", "1:2026:0:0:1:2026", "2:2:7", "0:"))
+    view = ics.FeedView(uid="feed-1@feedsvc", name="x", timezone="UTC", locale="en",
+                        last_modified=None, items=())  # type: ignore[arg-type]
+    assert probe.storable(view)
+    newer = ics.ItemView(id=8, title="x", due_date=None, cycle=0, sequence=0,  # type: ignore
+                         last_modified=None, page_url="")  # type: ignore[arg-type]
+    assert not probe.storable(view.__class__(**{**view.__dict__, "items": (newer,)}))
+
+
+# -- bounded -----------------------------------------------------------------------------
+
+def test_the_cache_keeps_one_entry_per_feed_and_variant(
+        app: Flask, api: Api, item: dict[str, Any], feed: dict[str, Any]) -> None:
+    for n in range(5):
+        api.patch(f"/api/v1/items/{item['id']}", json={"notes": f"Edit {n}"})
+        assert api.client.get(path_of(feed["url"])).status_code == 200
+        assert api.client.get(google_path(feed)).status_code == 200
+    assert cached_rows(app) == 2
+    assert api.delete(f"/api/v1/feeds/{feed['id']}").status_code == 204
+    assert cached_rows(app) == 0
+
+
+# -- Redis -------------------------------------------------------------------------------
+
+@pytest.fixture
+def redis_app(database_url: str, tmp_path: Any) -> Iterator[Flask]:
+    """An app whose feed cache lives in Redis database 15."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"Redis is not answering at {REDIS_URL}")
+    application = create_app(_config(tmp_path / "instance", database_url,
+                                     FEEDSVC_REDIS_URL=REDIS_URL))
+    yield application
+    store = feedcache.store(application)
+    assert isinstance(store, feedcache.RedisStore)
+    for name in store.redis.scan_iter(store.prefix + "*"):
+        store.redis.delete(name)
+    get_engine(application).dispose()
+
+
+def test_redis_holds_the_cache_when_configured(
+        redis_app: Flask, builds: list[ics.FeedView]) -> None:
+    api = Api(redis_app.test_client(), make_user(redis_app)["token"])
+    item = add_item(api)
+    feed = api.post("/api/v1/feeds", json={"name": "Shared"}).json
+    path = path_of(feed["url"])
+    first = api.client.get(path)
+    assert api.client.get(path).data == first.data and len(builds) == 1
+    assert cached_rows(redis_app) == 0
+    store = feedcache.store(redis_app)
+    assert len(list(store.redis.scan_iter(store.prefix + "*"))) == 1  # type: ignore[attr-defined]
+    # A second app (another worker or instance) finds the entry.
+    other = create_app(redis_app.config)
+    statements = Statements(other)
+    shared, seen = statements.during(lambda: other.test_client().get(path))
+    assert shared.data == first.data and len(builds) == 1 and len(seen) == 1
+    not_modified = api.client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert not_modified.status_code == 304
+    packed = api.client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(packed.data) == first.data
+    api.patch(f"/api/v1/items/{item['id']}", json={"notes": "Changed."})
+    after = api.client.get(path)
+    assert after.data != first.data and after.data == reference_body(redis_app, feed)
+    get_engine(other).dispose()
+
+
+def test_reused_events_give_the_same_bytes_as_a_full_build(
+        app: Flask, api: Api, feed: dict[str, Any]) -> None:
+    for n in range(3):
+        add_item(api, title=f"Number {n}", grace_days=n or None)
+    token = path_of(feed["url"]).split("/")[-1].removesuffix(".ics")
+    with app.test_request_context(), new_session(app) as session:
+        found = feeds.feed_for_token(session, token)
+        view = feeds.feed_view(session, found, found.user, "https://feeds.example.org",
+                               today_in(found.user.timezone), reminder_events=True)
+    whole = ics.build_calendar(view)
+    first = ics.EventCache()
+    assert ics.build_calendar(view, first) == whole
+    assert [digest for digest, _, _ in first.parts] == [
+        ics.item_digest(item, view) for item in view.items]
+    known = {digest: whole[offset:offset + length] for digest, offset, length in first.parts}
+    again = ics.EventCache(known)
+    assert ics.build_calendar(view, again) == whole
+    assert again.parts == first.parts

@@ -1,0 +1,65 @@
+"""/healthz: 200 while the database answers, 503 when it does not, quiet either way."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from conftest import _config
+from feedsvc import create_app, health
+from feedsvc.accesslog import MaskedLogger
+from feedsvc.db import get_engine
+
+
+def test_healthz_is_ok_without_signing_in(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.fixture
+def unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """An app whose database cannot be opened."""
+    monkeypatch.setattr(health, "_database_was_up", True)
+    app = create_app(_config(tmp_path / "instance",
+                             "sqlite:///" + str(tmp_path / "missing" / "folder" / "db.sqlite3")))
+    yield app
+    get_engine(app).dispose()
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(
+        unreachable: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    client = unreachable.test_client()
+    with caplog.at_level(logging.WARNING, logger="feedsvc.health"):
+        for _ in range(5):
+            response = client.get("/healthz")
+            assert response.status_code == 503
+            assert response.json == {"status": "unavailable"}
+    # One line when the outage starts, not one per probe; no stack trace.
+    records = [r for r in caplog.records if r.name == "feedsvc.health"]
+    assert len(records) == 1
+    assert records[0].exc_info is None
+
+
+def test_successful_probes_stay_out_of_the_access_log() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "gunicorn_conf", Path(__file__).parent.parent / "gunicorn.conf.py")
+    conf = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(conf)  # type: ignore[union-attr]
+    logger = conf.AccessLogger.__new__(conf.AccessLogger)
+    with mock.patch.object(MaskedLogger, "access") as logged:
+        for path, status in (("/healthz", "200 OK"), ("/healthz", "503 SERVICE UNAVAILABLE"),
+                             ("/feeds/x.ics", "200 OK")):
+            logger.access(SimpleNamespace(status=status), None, {"PATH_INFO": path}, None)
+    assert [call.args[2]["PATH_INFO"] for call in logged.call_args_list] == [
+        "/healthz", "/feeds/x.ics"]
