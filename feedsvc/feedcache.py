@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from flask import Flask, current_app
 from sqlalchemy import (
     Connection,
+    Engine,
     Select,
     String,
     and_,
@@ -325,6 +326,18 @@ class RedisStore:
         })
         pipe.expire(name, REDIS_TTL)
         pipe.execute()
+
+
+def connect(engine: Engine) -> Connection:
+    """A connection for probes; on PostgreSQL in autocommit, so that a probe is one round trip.
+
+    A single statement needs no transaction, and on a busy server each BEGIN and ROLLBACK is
+    another wait for the database process.
+    """
+    connection = engine.connect()
+    if engine.dialect.name == "postgresql":
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
 
 
 def store(app: Flask | None = None) -> Store:

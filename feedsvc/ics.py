@@ -88,6 +88,7 @@ class FeedView:
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "calendar_description": "Renewal deadlines with reminders ahead of each due date",
+        "default_calendar_name": "All renewals",
         "due": "Renew {title}",
         "due_auto": "Check that {title} renewed",
         "grace": "Last day before {title} is recycled",
@@ -115,6 +116,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "zh-Hans": {
         "calendar_description": "续费截止日期，并在到期前提醒",
+        "default_calendar_name": "全部续费",
         "due": "续费：{title}",
         "due_auto": "确认已自动续费：{title}",
         "grace": "{title} 被回收前的最后一天",
@@ -364,12 +366,19 @@ def item_digest(item: ItemView, feed: FeedView) -> str:
     return hashlib.sha256(repr(shape).encode("utf-8", "backslashreplace")).hexdigest()[:32]
 
 
+def calendar_name(feed: FeedView) -> str:
+    """The feed's name; the name every account starts with is shown in the account's language."""
+    if feed.name == TEXTS["en"]["default_calendar_name"]:
+        return text(feed.locale, "default_calendar_name")
+    return clean_line(feed.name)
+
+
 def _calendar_head(feed: FeedView) -> bytes:
     calendar = Calendar.new(
         prodid=PRODID,
         calscale="GREGORIAN",
         method="PUBLISH",
-        name=_Text(clean_line(feed.name)),
+        name=_Text(calendar_name(feed)),
         description=_Text(text(feed.locale, "calendar_description")),
         last_modified=feed.last_modified,
     )

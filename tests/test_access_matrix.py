@@ -29,7 +29,8 @@ from test_web_browser import Browser
 
 ACTORS = ("anonymous", "other", "owner", "revoked")
 # Reachable by anyone by design; still checked for leaks.
-PUBLIC = {"static", "health.healthz", "api.openapi", "web.signup", "web.login", "web.logout"}
+PUBLIC = {"static", "health.healthz", "api.openapi", "web.signup", "web.login", "web.logout",
+          "web.switch_language"}
 # How each URL variable is filled for the owner's resources.
 ID_VARIABLES = {"item_id", "feed_id", "token_id"}
 SECRET_TITLE = "Owner's secret SIM 4f2a"

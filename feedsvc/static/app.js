@@ -110,3 +110,26 @@ function linkCopyButtons() {
 }
 
 document.addEventListener("DOMContentLoaded", linkCopyButtons);
+
+// ==== Add/edit item: propose the chosen country's carriers first ====
+// Every carrier stays in the list (any name can be typed anyway); those of the country in
+// the Country field come first, so a phone's short suggestion list shows them.
+function linkProviderPicker() {
+  var country = document.getElementById("f-country");
+  var list = document.getElementById("providers");
+  if (!country || !list) {
+    return;
+  }
+  var all = Array.prototype.slice.call(list.options);
+  function update() {
+    var code = country.value.trim().toUpperCase();
+    var mine = all.filter(function (option) { return option.getAttribute("data-country") === code; });
+    var rest = all.filter(function (option) { return mine.indexOf(option) < 0; });
+    mine.concat(rest).forEach(function (option) { list.appendChild(option); });
+  }
+  country.addEventListener("input", update);
+  country.addEventListener("change", update);
+  update();
+}
+
+document.addEventListener("DOMContentLoaded", linkProviderPicker);

@@ -17,7 +17,8 @@ from feedsvc.models import User
 from feedsvc.schemas import LOCALES, known_timezones
 from feedsvc.web import Page, bp
 from feedsvc.web.forms import has_control_characters
-from feedsvc.web.i18n import _
+from feedsvc.web.i18n import LANG_COOKIE, _, page_locale
+from feedsvc.web.messages import translate, translate_fields
 
 def locale_choices() -> list[tuple[str, str]]:
     """The languages, each named in itself."""
@@ -27,12 +28,6 @@ def locale_choices() -> list[tuple[str, str]]:
 def timezone_choices() -> list[tuple[str, str]]:
     """Every IANA zone name, sorted, as (value, label) pairs."""
     return [(name, name.replace("_", " ")) for name in sorted(known_timezones())]
-
-
-def browser_locale() -> str:
-    """The language the browser prefers among ours; any Chinese gets Simplified Chinese."""
-    match = request.accept_languages.best_match(["en", "zh-Hans", "zh"])
-    return "zh-Hans" if match in ("zh", "zh-Hans") else "en"
 
 
 def safe_next(target: str | None) -> str:
@@ -64,7 +59,7 @@ def signup() -> Page:
     if current_user.is_authenticated:
         return redirect(url_for("web.index"))
     if request.method == "GET":
-        return _render_signup({"timezone": "UTC", "locale": browser_locale()}, {},
+        return _render_signup({"timezone": "UTC", "locale": page_locale()}, {},
                               detect_timezone=True)
     form = request.form
     values = {name: form.get(name, "") for name in ("email", "timezone", "locale")}
@@ -76,11 +71,11 @@ def signup() -> Page:
         try:
             accounts.check_email(values["email"])
         except ValidationFailed as error:
-            errors.update(error.fields)
+            errors.update(translate_fields(error.fields))
     try:
         accounts.check_password(password)
     except ValidationFailed as error:
-        errors.update(error.fields)
+        errors.update(translate_fields(error.fields))
     if form.get("confirm", "") != password:
         errors["confirm"] = _("does not match the password")
     if values["timezone"] not in known_timezones():
@@ -94,7 +89,8 @@ def signup() -> Page:
         user = accounts.create_user(db, values["email"], password,
                                     timezone=values["timezone"], locale=values["locale"])
     except Conflict as error:
-        return _render_signup(values, error.fields, 409, error.message)
+        return _render_signup(values, translate_fields(error.fields), 409,
+                              translate(error.message))
     ensure_default_feed(db, user, current_app.config["SECRET_KEY"])
     db.commit()
     start_session(user)
@@ -140,3 +136,18 @@ def logout() -> Response:
     session.clear()
     flash(_("You are logged out."), "success")
     return redirect(url_for("web.login"))
+
+
+@bp.post("/lang/<code>")
+def switch_language(code: str) -> Response:
+    """Switch the pages' language: a cookie for visitors, and the account's setting."""
+    if code not in LOCALES:
+        return redirect(safe_next(request.args.get("next")))
+    if current_user.is_authenticated:
+        db = get_session()
+        accounts.update_settings(db, current_user.user, locale=code)
+        db.commit()
+    response = redirect(safe_next(request.args.get("next")))
+    response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax",
+                        httponly=True, secure=request.is_secure)
+    return response

@@ -26,6 +26,7 @@ from feedsvc.schemas import CATEGORIES
 from feedsvc.web import Page, bp, signed_in_user
 from feedsvc.web.forms import FormErrors, category_choices, category_names, checked
 from feedsvc.web.i18n import _
+from feedsvc.web.messages import translate
 
 FEED_CONTROLS = ("name", "categories", "reminder_events", "show_numbers")
 
@@ -112,7 +113,8 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
 def _errors(fields: dict[str, str], data: dict[str, Any]) -> FormErrors:
     """Validation errors by form control; a bad category is named with its value."""
     errors = FormErrors()
-    for path, message in fields.items():
+    for path, english in fields.items():
+        message = translate(english)
         control, _dot, index = path.partition(".")
         if control == "categories" and index.isdigit():
             chosen = data["categories"] or []

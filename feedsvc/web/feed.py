@@ -47,7 +47,7 @@ def serve(token: str, reminder_events: bool | None) -> Response:
     try:
         cache = feedcache.store()
         # The probe needs no ORM session: a bare connection is the cheapest way in.
-        with get_engine().connect() as connection:
+        with feedcache.connect(get_engine()) as connection:
             probe = cache.probe(connection, token, variant, wanted)
             entry = None
             if probe is not None:

@@ -20,6 +20,7 @@ import pycountry
 from feedsvc.models import Item
 from feedsvc.schemas import CATEGORIES, MAX_ALARMS
 from feedsvc.web.i18n import _
+from feedsvc.web.messages import translate
 
 Values = dict[str, str]
 
@@ -243,7 +244,8 @@ def form_errors(fields: Mapping[str, str], rows: Mapping[str, list[int]],
                 controls: frozenset[str]) -> FormErrors:
     """Place validation errors (dotted paths of the API input) onto the form's controls."""
     errors = FormErrors()
-    for path, message in fields.items():
+    for path, english in fields.items():
+        message = translate(english)
         parts = path.split(".")
         control: str | None = path if path in controls else None
         if parts[0] in ("alarms", "default_alarms") and len(parts) > 1:
@@ -256,9 +258,9 @@ def form_errors(fields: Mapping[str, str], rows: Mapping[str, list[int]],
             message = _("line %(number)d: %(message)s", number=number, message=message)
         elif path == "body":
             # Checks across fields name their field first ("due_date must be between …").
-            first, _space, rest = message.partition(" ")
+            first, _space, rest = english.partition(" ")
             if first in controls and rest:
-                control, message = first, rest
+                control, message = first, translate(rest)
         if control is None:
             errors.general.append(message if path == "body" else f"{path}: {message}")
         else:

@@ -1,35 +1,88 @@
-"""Marking user-visible strings for translation.
+"""Translations of user-visible strings, through Flask-Babel.
 
 Every string the web pages show goes through ``gettext`` / ``ngettext`` (``_`` in templates),
-with ``%(name)s`` placeholders, the convention Flask-Babel follows. Until translations
-exist these return the English text; Flask-Babel's functions can then take their place
-without touching the call sites.
+with ``%(name)s`` placeholders. This module is the single import point, so call sites do not
+depend on the translation library. The language is the signed-in user's ``locale``; a visitor
+gets the ``lang`` cookie set by the language switch, else the best match of Accept-Language.
 """
 
 from __future__ import annotations
 
-from flask import Flask
+import os
+from datetime import date
 
+from flask import Flask, request
+from flask_babel import (Babel, format_date, get_locale, get_translations, gettext, lazy_gettext,
+                         ngettext)
+from flask_login import current_user
 
-def gettext(text: str, **variables: object) -> str:
-    """The text in the user's language (English for now), with ``variables`` filled in."""
-    return text % variables if variables else text
-
-
-def ngettext(singular: str, plural: str, num: int, **variables: object) -> str:
-    """``singular`` or ``plural`` depending on ``num``, which is also available as ``%(num)d``."""
-    variables.setdefault("num", num)
-    return (singular if num == 1 else plural) % variables
-
+__all__ = ["gettext", "ngettext", "lazy_gettext", "_", "N_", "install", "page_locale",
+           "LANG_COOKIE", "BABEL_LOCALES"]
 
 _ = gettext
 
+# The account's locale codes (BCP 47, as the API speaks them) and Babel's names for them.
+BABEL_LOCALES = {"en": "en", "zh-Hans": "zh_Hans"}
+LANG_COOKIE = "lang"
+TRANSLATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "translations")
+
+
+def N_(text: str) -> str:
+    """Mark ``text`` for extraction without translating it here (it is translated later)."""
+    return text
+
+
+def browser_locale() -> str:
+    """The language the browser prefers among ours; any Chinese gets Simplified Chinese."""
+    match = request.accept_languages.best_match(["en", "zh-Hans", "zh"])
+    return "zh-Hans" if match in ("zh", "zh-Hans") else "en"
+
+
+def page_locale() -> str:
+    """The reader's language: the account's, else the switch's cookie, else the browser's."""
+    if current_user and current_user.is_authenticated:
+        return current_user.user.locale  # type: ignore[no-any-return]
+    cookie = request.cookies.get(LANG_COOKIE)
+    if cookie in BABEL_LOCALES:
+        return cookie
+    return browser_locale()
+
+
+def _select_locale() -> str:
+    return BABEL_LOCALES.get(page_locale(), "en")
+
+
+def format_day(value: date) -> str:
+    """A date in the reader's convention: "2026年12月5日" in Chinese; ISO 8601 in English.
+
+    English pages keep YYYY-MM-DD, the form the date inputs and the API use.
+    """
+    if str(get_locale()) == "en":
+        return value.isoformat()
+    return format_date(value, "long")
+
+
+def html_lang() -> str:
+    """The ``lang`` attribute of the page: ``en`` or ``zh-Hans``."""
+    return "zh-Hans" if str(get_locale()) == "zh_Hans" else "en"
+
+
+def _template_gettext(text: str) -> str:
+    # Jinja's newstyle gettext fills the placeholders itself, so these only translate.
+    return get_translations().gettext(text)  # type: ignore[no-any-return]
+
+
+def _template_ngettext(singular: str, plural: str, num: int) -> str:
+    return get_translations().ngettext(singular, plural, num)  # type: ignore[no-any-return]
+
 
 def install(app: Flask) -> None:
-    """Give templates ``_``, ``gettext`` and ``ngettext``, unless a translation library did."""
+    """Set up Flask-Babel and give templates ``_``, ``gettext``, ``ngettext`` and ``day``."""
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    Babel(app, locale_selector=_select_locale)
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    if "gettext" not in app.jinja_env.globals:
-        app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-            lambda text: text, lambda singular, plural, num: singular if num == 1 else plural,
-            newstyle=True,
-        )
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        _template_gettext, _template_ngettext, newstyle=True)
+    app.jinja_env.filters["day"] = format_day
+    app.jinja_env.globals["html_lang"] = html_lang

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
+from werkzeug.wrappers import Response
 
-from feedsvc import items, renewals
+from feedsvc import carriers, feeds, ics, items, renewals
+from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
-from feedsvc.errors import ValidationFailed
+from feedsvc.errors import NotFound, ValidationFailed
 from feedsvc.models import Item, Renewal, User
 from feedsvc.status import item_status, today_in
 from feedsvc.web import Page, bp, signed_in_user
@@ -111,6 +117,40 @@ def alarms_text(alarms: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+@dataclass(frozen=True)
+class ListGroup:
+    """A heading of the item list and the rows under it."""
+
+    key: str
+    title: str
+    rows: list[ListRow]
+
+
+# Days ahead that count as "next": further away is "later".
+SOON_DAYS = 30
+
+
+def _group_key(row: ListRow, today: dt.date) -> str:
+    if row.standing.status in ("overdue", "in_grace", "lapsed"):
+        return row.standing.status
+    return "soon" if (row.item.due_date - today).days <= SOON_DAYS else "later"
+
+
+def group_rows(rows: list[ListRow], today: dt.date) -> list[ListGroup]:
+    """The sorted rows under their headings, empty groups left out.
+
+    In grace comes first: those numbers are frozen and about to be recycled; lapsed ones are
+    already lost, so they come last.
+    """
+    titles = {"in_grace": _("In grace period"), "overdue": _("Overdue"),
+              "soon": ngettext("Next %(num)d day", "Next %(num)d days", SOON_DAYS),
+              "later": _("Later"), "lapsed": _("Lapsed")}
+    grouped: dict[str, list[ListRow]] = {key: [] for key in titles}
+    for row in rows:
+        grouped[_group_key(row, today)].append(row)
+    return [ListGroup(key, titles[key], grouped[key]) for key in titles if grouped[key]]
+
+
 def _list_page(archived: bool) -> str:
     user = signed_in_user()
     today = today_in(user.timezone)
@@ -124,7 +164,9 @@ def _list_page(archived: bool) -> str:
     rows.sort(key=lambda row: (_STATUS_RANK[row.standing.status], row.item.due_date,
                                row.item.id))
     return render_template(
-        "items/list.html", rows=rows, archived=archived, categories=category_names(),
+        "items/list.html", rows=rows, archived=archived,
+        groups=[ListGroup("archived", "", rows)] if archived else group_rows(rows, today),
+        categories=category_names(),
         spend=renewals.total_spend(renewals.spend(db, user, today)),
     )
 
@@ -167,7 +209,8 @@ def _render_form(item: Item | None, values: Values, errors: FormErrors | None = 
         default_alarms_text=_("Your defaults: %(alarms)s.",
                               alarms=alarms_text(user.default_alarms)),
         categories=category_choices(), repeat_units=repeat_unit_choices(),
-        repeat_froms=repeat_from_choices(), countries=countries(), currencies=currencies(),
+        repeat_froms=repeat_from_choices(), countries=carriers.common_first(countries()),
+        currencies=currencies(), providers=carriers.providers(),
     ), status
 
 
@@ -234,6 +277,33 @@ def delete_item(item_id: int) -> Page:
     return redirect(url_for("web.index"))
 
 
+@bp.get("/items/<int:item_id>.ics")
+@login_required
+def item_calendar(item_id: int) -> Response:
+    """One item's events as a calendar file, for people who import rather than subscribe."""
+    db = get_session()
+    user = signed_in_user()
+    item = items.get_item(db, user, item_id)
+    if item.archived:
+        raise NotFound(f"No item {item_id}.")
+    # A feed of the item's category, built like a subscribed one, then narrowed to the item;
+    # the events keep the UIDs they have in a subscribed feed.
+    feed = SimpleNamespace(id=f"item-{item.id}", name=item.title, categories=[item.category],
+                           reminder_events=False, show_numbers=False,
+                           updated_at=user.updated_at, version=1)
+    view = feeds.feed_view(db, feed, user, public_base_url(),  # type: ignore[arg-type]
+                           today_in(user.timezone))
+    view = dataclasses.replace(view, items=tuple(v for v in view.items if v.id == item.id))
+    filename = re.sub(r"[^\w.-]+", "-", item.title, flags=re.ASCII).strip("-.") or "item"
+    # The title in full for browsers that read RFC 6266's filename*, e.g. a Chinese one.
+    disposition = (f'attachment; filename="{filename}.ics"; '
+                   f"filename*=UTF-8''{quote(item.title.strip() or 'item', safe='')}.ics")
+    return Response(ics.build_calendar(view), content_type="text/calendar; charset=utf-8",
+                    headers={"Content-Disposition": disposition,
+                             "Cache-Control": "private, no-store"})
+
+
 # The renewal pages hang off the item pages; importing them here registers their views
 # (``feedsvc.web`` imports the page modules, and this one is where renewals belong).
 from feedsvc.web import renewals as renewal_pages  # noqa: E402,F401
+from feedsvc.web import imports as import_pages  # noqa: E402,F401

@@ -26,6 +26,7 @@ from feedsvc.web.forms import (
     read_alarms,
 )
 from feedsvc.web.i18n import _
+from feedsvc.web.messages import translate_fields
 
 def _render(values: Values, errors: FormErrors | None = None, status: int = 200) -> Page:
     errors = errors or FormErrors()
@@ -53,13 +54,15 @@ def settings() -> Page:
     except ValidationFailed as error:
         errors = form_errors(error.fields, {"default_alarms": rows}, SETTINGS_CONTROLS)
         return _render(request.form.to_dict(), errors, 422)
+    # Confirm in the language the form was read in, even when the language is what changed.
+    saved = _("Settings saved.")
     db = get_session()
     accounts.update_settings(
         db, user, timezone=patch.timezone, locale=patch.locale,
         default_alarms=[alarm.model_dump() for alarm in patch.default_alarms],
     )
     db.commit()
-    flash(_("Settings saved."), "success")
+    flash(saved, "success")
     return redirect(url_for("web.settings"))
 
 
@@ -84,7 +87,7 @@ def change_password() -> Page:
     try:
         accounts.change_password(db, user, request.form.get("current_password", ""), new)
     except ValidationFailed as error:
-        return _render_password(error.fields, 422)
+        return _render_password(translate_fields(error.fields), 422)
     db.commit()
     start_session(user)
     flash(_("Password changed. Every other device was signed out."), "success")
@@ -101,7 +104,7 @@ def delete_account() -> Page:
     try:
         accounts.delete_account(db, signed_in_user(), request.form.get("password", ""))
     except ValidationFailed as error:
-        return render_template("settings/delete.html", values={}, errors=error.fields,
+        return render_template("settings/delete.html", values={}, errors=translate_fields(error.fields),
                                message=_("Nothing was deleted.")), 422
     db.commit()
     logout_user()

@@ -1,0 +1,100 @@
+"""The domain's validation messages, translated for the web pages.
+
+Domain code (schemas, accounts, renewals) and pydantic speak English, which the JSON API
+answers with. The pages pass those messages through ``translate``: a fixed message is looked
+up in the catalog as it is; one with values in it is matched against a pattern and its
+values put back into the translated text. ``N_`` marks each msgid for extraction.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import get_locale
+
+from feedsvc.web.i18n import N_, gettext
+
+# Messages without values, exactly as the domain code or pydantic words them.
+FIXED = (
+    N_("contains characters that are not valid Unicode text"),
+    N_("must be one line, without line breaks or control characters"),
+    N_("must not be empty"),
+    N_("must not contain control characters"),
+    N_("must be a date written YYYY-MM-DD"),
+    N_("must be a time written HH:MM, from 00:00 to 23:59"),
+    N_("must be a phone number such as +7 912 345 67 89"),
+    N_("must be an ISO 3166-1 two-letter country code such as RU or HK"),
+    N_("must be an ISO 4217 currency code such as EUR or HKD"),
+    N_("must be an amount such as \"12.50\""),
+    N_("must be a non-negative amount such as \"12.50\" (at most 4 decimals)"),
+    N_("must be an http:// or https:// address"),
+    N_("must be an IANA time zone name such as Europe/Moscow or Asia/Shanghai"),
+    N_("is not a known field"),
+    N_("is required"),
+    N_("must be an object"),
+    N_("is required for an item that does not repeat"),
+    N_("is required with an amount"),
+    N_("is required with a currency"),
+    N_("is too far in the past"),
+    N_("must be an e-mail address such as you@example.com"),
+    N_("must not contain NUL or invalid characters"),
+    N_("must be en or zh-Hans"),
+    N_("is not correct"),
+    N_("is already registered"),
+    N_("An account with this e-mail already exists."),
+    N_("Input should be a valid integer"),
+    N_("Input should be a valid integer, unable to parse string as an integer"),
+    N_("Input should be a valid boolean"),
+    N_("Input should be a valid string"),
+    N_("Input should be a valid list"),
+    N_("Input should be a valid number"),
+)
+
+# Messages with values: (pattern over the English text, msgid with the same named values).
+PATTERNS = (
+    (r"(?P<value>.+) is not a real calendar date", N_("%(value)s is not a real calendar date")),
+    (r"must be between (?P<first>\S+) and (?P<last>\S+)",
+     N_("must be between %(first)s and %(last)s")),
+    (r"has the same alarm twice \((?P<days>\d+) days, (?P<at>[^)]+)\)",
+     N_("has the same alarm twice (%(days)s days, %(at)s)")),
+    (r"must have at least (?P<count>\d+) characters",
+     N_("must have at least %(count)s characters")),
+    (r"must have at most (?P<count>\d+) characters", N_("must have at most %(count)s characters")),
+    (r"must be after the current due date (?P<date>\S+)",
+     N_("must be after the current due date %(date)s")),
+    (r"would move the due date past (?P<date>\S+)", N_("would move the due date past %(date)s")),
+    (r"String should have at most (?P<count>\d+) characters?",
+     N_("must have at most %(count)s characters")),
+    (r"String should have at least (?P<count>\d+) characters?",
+     N_("must have at least %(count)s characters")),
+    (r"Input should be greater than or equal to (?P<limit>\S+)",
+     N_("must be at least %(limit)s")),
+    (r"Input should be less than or equal to (?P<limit>\S+)", N_("must be at most %(limit)s")),
+    (r"Input should be greater than (?P<limit>\S+)", N_("must be more than %(limit)s")),
+    (r"Input should be less than (?P<limit>\S+)", N_("must be less than %(limit)s")),
+    (r"Input should be (?P<choices>'.+)", N_("must be one of %(choices)s")),
+    (r"List should have at most (?P<count>\d+) items?.*",
+     N_("must have at most %(count)s entries")),
+    (r"List should have at least (?P<count>\d+) items?.*",
+     N_("must have at least %(count)s entries")),
+)
+_COMPILED = tuple((re.compile(pattern + r"\Z"), msgid) for pattern, msgid in PATTERNS)
+_FIXED = frozenset(FIXED)
+
+
+def translate(message: str) -> str:
+    """The message in the reader's language; an unknown message stays as it is."""
+    if str(get_locale()) == "en":
+        return message
+    if message in _FIXED:
+        return gettext(message)
+    for pattern, msgid in _COMPILED:
+        match = pattern.match(message)
+        if match:
+            return gettext(msgid, **match.groupdict())
+    return message
+
+
+def translate_fields(fields: dict[str, str]) -> dict[str, str]:
+    """Each field's message in the reader's language."""
+    return {name: translate(message) for name, message in fields.items()}

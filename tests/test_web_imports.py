@@ -1,0 +1,131 @@
+"""The CSV import pages: template, upload, preview, confirm; all or nothing."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from conftest import Api
+from feedsvc import imports
+from test_web_browser import Browser, Page, signed_in
+
+GOOD = ("title,due_date,provider,country,repeat_every,repeat_unit,bound_services\r\n"
+        "MTS Russia,2027-03-31,MTS,RU,3,month,Sberbank;Telegram\r\n"
+        "香港 CSL,2027-01-15,CSL,HK,,,\r\n").encode("utf-8-sig")
+BAD = ("title,due_date,country\r\n"
+       "Good one,2027-03-31,RU\r\n"
+       ",2027-01-15,HK\r\n"
+       "Bad date,2027-02-30,XX\r\n").encode()
+
+
+@pytest.fixture
+def browser(client: FlaskClient, user: dict[str, Any]) -> Browser:
+    return signed_in(client, user)
+
+
+def upload(browser: Browser, data: bytes, filename: str = "items.csv") -> Page:
+    form = browser.get("/items/import").form("/items/import")
+    return Page(browser.client.post("/items/import", data={
+        **form.fields, "file": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data"))
+
+
+def titles(api: Api) -> list[str]:
+    return [item["title"] for item in api.get("/api/v1/items").json["items"]]
+
+
+def test_the_template_downloads_as_a_csv_attachment(browser: Browser) -> None:
+    response = browser.client.get("/items/import/template.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.data == imports.template_csv()
+    assert 'href="/items/import/template.csv"' in browser.get("/items/import").text
+
+
+def test_the_list_links_to_the_import(browser: Browser) -> None:
+    assert 'href="/items/import"' in browser.get("/").text
+
+
+def test_a_good_file_is_previewed_then_imported_on_confirm(browser: Browser, api: Api) -> None:
+    preview = upload(browser, GOOD)
+    assert preview.status == 200
+    assert "2 items ready to import" in preview.text
+    assert "MTS Russia" in preview.text and "香港 CSL" in preview.text
+    assert titles(api) == []  # nothing saved by the preview
+    confirm = preview.form("/items/import/confirm")
+    response = browser.client.post("/items/import/confirm", data=confirm.fields)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/")
+    items = api.get("/api/v1/items").json["items"]
+    assert [item["title"] for item in items] == ["香港 CSL", "MTS Russia"]
+    assert items[1]["repeat"] == {"every": 3, "unit": "month", "from": "schedule"}
+    assert items[1]["bound_services"] == ["Sberbank", "Telegram"]
+    assert items[1]["alarms"] is None
+    assert "Imported 2 items." in browser.get("/").text
+
+
+def test_a_bad_file_shows_each_problem_by_row_and_saves_nothing(
+    browser: Browser, api: Api
+) -> None:
+    page = upload(browser, BAD)
+    assert page.status == 422
+    assert "Nothing was imported" in page.text
+    assert "/items/import/confirm" not in page.text
+    problem_rows = [row for row in page.text.split('<tr class="import-problem">')[1:]]
+    cells = [row.split("</tr>")[0] for row in problem_rows]
+    assert len(cells) == 3
+    assert "<td>3</td><td><code>title</code></td>" in cells[0]
+    assert "<td>4</td><td><code>country</code></td>" in cells[1] + cells[2]
+    assert "<td>4</td><td><code>due_date</code></td>" in cells[1] + cells[2]
+    assert titles(api) == []
+
+
+def test_a_tampered_confirmation_saves_nothing(browser: Browser, api: Api) -> None:
+    confirm = upload(browser, GOOD).form("/items/import/confirm")
+    tampered = {**confirm.fields, "csv_text": BAD.decode()}
+    page = Page(browser.client.post("/items/import/confirm", data=tampered))
+    assert page.status == 422
+    assert titles(api) == []
+
+
+def test_an_upload_without_a_file_asks_for_one(browser: Browser) -> None:
+    form = browser.get("/items/import").form("/items/import")
+    page = Page(browser.client.post("/items/import", data=form.fields,
+                                    content_type="multipart/form-data"))
+    assert page.status == 422
+    assert "Choose a CSV file" in page.text
+
+
+@pytest.mark.parametrize("path", ["/items/import", "/items/import/confirm"])
+def test_import_posts_without_a_csrf_token_are_refused(
+    browser: Browser, api: Api, path: str
+) -> None:
+    data = {"file": (io.BytesIO(GOOD), "items.csv"), "csv_text": GOOD.decode("utf-8-sig")}
+    response = browser.client.post(path, data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert titles(api) == []
+
+
+@pytest.mark.parametrize("path", ["/items/import", "/items/import/template.csv"])
+def test_the_import_pages_need_a_sign_in(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert "/login" in response.headers["Location"]
+
+
+def test_a_full_file_of_chinese_rows_is_confirmed_within_the_body_limit(
+    browser: Browser, api: Api
+) -> None:
+    rows = [f"俄罗斯保号卡 第{n}号 备注很长的中文文字,2027-01-01" for n in range(imports.MAX_ROWS)]
+    data = ("title,due_date\r\n" + "\r\n".join(rows)).encode("gb18030")
+    preview = upload(browser, data, "保号卡.csv")
+    assert preview.status == 200, preview.text[:2000]
+    confirm = preview.form("/items/import/confirm")
+    response = browser.client.post("/items/import/confirm", data=confirm.fields,
+                                   content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert len(titles(api)) == imports.MAX_ROWS
