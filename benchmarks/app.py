@@ -37,5 +37,3 @@ def rebuild(token: str) -> Response:
     view = feeds.feed_view(session, feed, feed.user, public_base_url(),
                            today_in(feed.user.timezone))
     return Response(ics.build_calendar(view), content_type=CONTENT_TYPE)
-from feedsvc.db import get_engine as _ge
-_ge(app).pool._pre_ping = False
