@@ -63,7 +63,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     limits.init_app(app)
 
-    from feedsvc import cli
+    from feedsvc import cli, fastpath
 
     cli.init_app(app)
+    fastpath.install(app)
     return app

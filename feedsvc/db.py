@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 ENGINE_KEY = "feedsvc.engine"
+PROBE_ENGINE_KEY = "feedsvc.probe_engine"
 SESSIONMAKER_KEY = "feedsvc.sessionmaker"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -22,6 +23,21 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def make_probe_engine(url: str) -> Engine:
+    """An engine for the feed's warm path: single reads on autocommit driver connections.
+
+    No ping before each checkout and no rollback on return: on PostgreSQL each would be one
+    more round trip for a request that is otherwise one. A connection that fails is
+    invalidated and the request goes the ordinary way, whose engine pings.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                               pool_reset_on_return=None)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -50,6 +66,10 @@ def init_app(app: Flask) -> None:
     """Attach the engine and the per-request session teardown to the app."""
     engine = make_engine(app.config["FEEDSVC_DATABASE_URL"])
     app.extensions[ENGINE_KEY] = engine
+    probe_engine = make_probe_engine(app.config["FEEDSVC_DATABASE_URL"])
+    app.extensions[PROBE_ENGINE_KEY] = probe_engine
+    # Disposing of the app's engine (tests, scripts) closes the warm path's connections too.
+    event.listen(engine, "engine_disposed", lambda _engine: probe_engine.dispose())
     app.extensions[SESSIONMAKER_KEY] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_session)
 
@@ -57,6 +77,11 @@ def init_app(app: Flask) -> None:
 def get_engine(app: Flask | None = None) -> Engine:
     """The engine of the given (or current) app."""
     return (app or current_app).extensions[ENGINE_KEY]
+
+
+def get_probe_engine(app: Flask) -> Engine:
+    """The engine of the feed's warm path (``feedsvc.fastpath``)."""
+    return app.extensions[PROBE_ENGINE_KEY]
 
 
 def new_session(app: Flask | None = None) -> Session:

@@ -9,9 +9,11 @@ Why the key sees every committed write: items are versioned (every UPDATE bumps
 ``Item.version``) and their ids are never reused, so over the owner's items
 (count, sum of versions, max id) changes on every insert, update or delete: with the same
 count, an insert raises the max id, and without inserts or deletes only versions grow.
-Renewals are only ever inserted or deleted (and each of those also updates its item), so
-(count, max id) covers them the same way. The key is read before anything the build reads,
-so a write that commits during a build makes the next key differ from the stored one.
+Renewals are only ever inserted or deleted, each time in the same transaction as an UPDATE
+of their item (its due date and ``updated_at``), so the items' aggregate covers them too
+(tests/test_feed_cache.py checks each renewal path). The key is read before anything the
+build reads, so a write that commits during a build makes the next key differ from the
+stored one.
 
 Entries live in the ``feed_cache`` table (one row per feed and variant, overwritten, deleted
 with the feed), or in Redis when ``FEEDSVC_REDIS_URL`` is set (one hash per feed and variant,
@@ -25,6 +27,9 @@ import gzip
 import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Protocol
@@ -32,6 +37,7 @@ from typing import Any, Protocol
 from flask import Flask, current_app
 from sqlalchemy import (
     Connection,
+    Dialect,
     Engine,
     Select,
     String,
@@ -46,13 +52,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from feedsvc import ics
 from feedsvc.accounts import hash_token
-from feedsvc.models import Feed, FeedCacheEntry, Item, Renewal, User, utcnow
+from feedsvc.models import Feed, FeedCacheEntry, Item, User, utcnow
 from feedsvc.renewals import recent_since
 
 log = logging.getLogger(__name__)
 
 # Bump when the key's inputs or the stored entry change shape.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 try:
     PACKAGE_VERSION = version("feedsvc")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -60,6 +66,9 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 REDIS_TTL = dt.timedelta(days=30)
 GZIP_LEVEL = 6
 EXTENSION_KEY = "feedsvc.feedcache"
+# Feed bodies each worker keeps in memory (``BodyMemo``): at most this many bytes.
+MEMO_BYTES = 32 * 1024 * 1024
+MEMO_KEY = "feedsvc.feed_memo"
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,8 @@ class Probe:
                   recent_since(today).isoformat(), self.state)
         return hashlib.sha256(repr(inputs).encode("utf-8", "backslashreplace")).hexdigest()
 
-    def storable(self, view: ics.FeedView) -> bool:
-        """Whether a calendar built after this probe may be stored under its key.
+    def storable(self, item_ids: Iterable[int]) -> bool:
+        """Whether a calendar of these items, built after this probe, may be stored under its key.
 
         Reads after the probe may see later writes. One that changed or deleted an item the
         probe saw changes every later key, so storing is harmless; but an item inserted and
@@ -98,7 +107,7 @@ class Probe:
         item newer than the probe's newest is not stored.
         """
         newest = int(self.state[_ITEMS_STATE_INDEX].split(":")[2] or 0)
-        return all(item.id <= newest for item in view.items)
+        return all(item_id <= newest for item_id in item_ids)
 
     def fresh(self, key: str) -> Entry | None:
         """The cached entry when it was built under ``key``; None when it is stale or absent."""
@@ -116,15 +125,12 @@ def _joined(*columns: Any) -> Any:
 
 _ITEMS_STATE = (select(_joined(func.count(Item.id), func.sum(Item.version), func.max(Item.id)))
                 .where(Item.user_id == Feed.user_id).scalar_subquery())
-_RENEWALS_STATE = (select(_joined(func.count(Renewal.id), func.max(Renewal.id)))
-                   .join(Item, Item.id == Renewal.item_id)
-                   .where(Item.user_id == Feed.user_id).scalar_subquery())
 # Few result columns: building a result's column map costs more than the query itself.
 # The counters cover the settings: ``Feed.version`` and ``User.version`` are bumped with every
 # change to what a feed shows (name, categories, language, time zone, default alarms...).
 _SETTINGS_STATE = _joined(Feed.version, Feed.updated_at, Feed.reminder_events,
                           Feed.show_numbers, User.version, User.updated_at)
-_STATE_COLUMNS = (Feed.id, User.timezone, _SETTINGS_STATE, _ITEMS_STATE, _RENEWALS_STATE)
+_STATE_COLUMNS = (Feed.id, User.timezone, _SETTINGS_STATE, _ITEMS_STATE)
 _ITEMS_STATE_INDEX = 3
 _STATE_SIZE = len(_STATE_COLUMNS)
 
@@ -141,11 +147,38 @@ def _state_query(*cached: Any) -> Select[Any]:
 _compiled: dict[tuple[str, int], tuple[str, tuple[str, ...] | None]] = {}
 
 
-def _first(connection: Connection, query: Select[Any], params: dict[str, Any]) -> Any:
+class DriverConnection:
+    """A pooled driver connection for the feed's warm path (``feedsvc.fastpath``).
+
+    Its statements skip SQLAlchemy's connection and result objects altogether, so its
+    engine's events do not see them: ``statement_listeners`` do (the tests count with them).
+    """
+
+    def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
+        self.dbapi_connection = dbapi_connection
+        self.dialect = dialect
+
+    def first(self, sql: str, args: Any) -> Any:
+        cursor = self.dbapi_connection.cursor()
+        try:
+            cursor.execute(sql, args)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        for listener in statement_listeners:
+            listener(sql)
+        return row
+
+
+statement_listeners: list[Callable[[str], None]] = []
+Probing = Connection | DriverConnection
+
+
+def _first(connection: Probing, query: Select[Any], params: dict[str, Any]) -> Any:
     """Run a probe as the driver's own SQL: the hot path skips SQLAlchemy's result processing.
 
-    It still goes through the engine, so its events (and the tests' query counts) see it.
-    The key only needs raw values, which are the same for the same stored data.
+    On a SQLAlchemy connection its engine's events (and the tests' query counts) see it.
+    The key only needs raw values, which are the same for the same stored data either way.
     """
     cache_key = (connection.dialect.name, id(query))
     found = _compiled.get(cache_key)
@@ -155,6 +188,8 @@ def _first(connection: Connection, query: Select[Any], params: dict[str, Any]) -
         found = _compiled[cache_key] = (str(compiled), names)
     sql, names = found
     args = tuple(params[name] for name in names) if names else params
+    if isinstance(connection, DriverConnection):
+        return connection.first(sql, args)
     return connection.exec_driver_sql(sql, args).first()  # type: ignore[arg-type]
 
 
@@ -192,7 +227,7 @@ def known_events(entry: Entry | None) -> dict[str, bytes]:
 class Store(Protocol):
     """Where entries are kept; ``body`` is "body", "gzip" or None (validators only)."""
 
-    def probe(self, connection: Connection, token: str, variant: str,
+    def probe(self, connection: Probing, token: str, variant: str,
               body: str | None) -> Probe | None: ...
 
     def load(self, connection: Connection, feed_id: int, variant: str,
@@ -216,7 +251,7 @@ class DatabaseStore:
         for body in (None, "body", "gzip")
     }
 
-    def probe(self, connection: Connection, token: str, variant: str,
+    def probe(self, connection: Probing, token: str, variant: str,
               body: str | None) -> Probe | None:
         row = _first(connection, self._queries[body],
                      {"token_hash": hash_token(token), "variant": variant})
@@ -283,7 +318,7 @@ class RedisStore:
     def _name(self, feed_id: int, variant: str) -> str:
         return f"{self.prefix}{feed_id}:{variant}"
 
-    def probe(self, connection: Connection, token: str, variant: str,
+    def probe(self, connection: Probing, token: str, variant: str,
               body: str | None) -> Probe | None:
         row = _first(connection, self._query, {"token_hash": hash_token(token)})
         if row is None:
@@ -349,4 +384,49 @@ def store(app: Flask | None = None) -> Store:
         found = (RedisStore(url, app.config["FEEDSVC_DATABASE_URL"]) if url
                  else DatabaseStore())
         app.extensions[EXTENSION_KEY] = found
+    return found
+
+
+class BodyMemo:
+    """The body each feed URL was last served with in this worker, by URL and encoding.
+
+    The probe decides what is current; a body kept here is used only when its ETag (a
+    digest of the body) is the current one, so it can never be stale. It spares reading the
+    bytes again (90 KB for 50 items, most of a warm request's cost on PostgreSQL). Least
+    recently used feeds are dropped first once ``limit`` bytes are kept.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.bodies: OrderedDict[tuple[str, str, bool], tuple[str, bytes]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, url: tuple[str, str, bool]) -> tuple[str, bytes] | None:
+        """(ETag, body) last served for (token, variant, gzip), if kept."""
+        with self.lock:
+            found = self.bodies.get(url)
+            if found is not None:
+                self.bodies.move_to_end(url)
+            return found
+
+    def put(self, url: tuple[str, str, bool], etag: str, body: bytes) -> None:
+        if len(body) > self.limit:
+            return
+        with self.lock:
+            old = self.bodies.pop(url, None)
+            if old is not None:
+                self.size -= len(old[1])
+            self.bodies[url] = (etag, body)
+            self.size += len(body)
+            while self.size > self.limit:
+                _, (_, dropped) = self.bodies.popitem(last=False)
+                self.size -= len(dropped)
+
+
+def memo(app: Flask) -> BodyMemo:
+    """The app's memo, shared by the warm path and the route (which fills it after a build)."""
+    found = app.extensions.get(MEMO_KEY)
+    if found is None:
+        found = app.extensions[MEMO_KEY] = BodyMemo(MEMO_BYTES)
     return found

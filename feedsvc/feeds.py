@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from feedsvc import ics
 from feedsvc.accounts import hash_token
 from feedsvc.errors import Gone, NotFound
+from feedsvc.feedcache import PACKAGE_VERSION
 from feedsvc.items import MAX_ID, effective_alarms
 from feedsvc.models import Feed, Item, Renewal, RetiredFeedToken, User, utcnow
 from feedsvc.renewals import recent_since
@@ -157,7 +158,8 @@ def feed_for_token(session: Session, token: str) -> Feed:
     if len(token) != TOKEN_LENGTH:
         raise NotFound("No such calendar.")
     token_hash = hash_token(token)
-    feed = session.scalar(select(Feed).where(Feed.token_hash == token_hash))
+    feed = session.scalar(select(Feed).where(Feed.token_hash == token_hash)
+                          .options(joinedload(Feed.user)))
     if feed is not None:
         return feed
     if session.get(RetiredFeedToken, token_hash) is not None:
@@ -182,6 +184,46 @@ def _renewal_view(renewal: Any) -> ics.RenewalView:
                            reference=renewal.reference, note=renewal.note)
 
 
+def _items_shown(feed: Feed, user: User, *columns: Any) -> Any:
+    """The items a feed shows, in calendar order."""
+    query = select(*columns).where(Item.user_id == user.id, Item.archived.is_(False))
+    if feed.categories is not None:
+        query = query.where(Item.category.in_(feed.categories))
+    return query.order_by(Item.due_date, Item.id)
+
+
+@dataclass(frozen=True)
+class Outline:
+    """The items a feed shows, in calendar order, as (id, row version), and their latest change.
+
+    An item's events depend only on its row (whose version grows with every change, renewals
+    included) and on the feed's ``events_context``: so a build can tell from this alone which
+    items' events an earlier build already serialised.
+    """
+
+    items: tuple[tuple[int, int], ...]
+    changed: dt.datetime | None
+
+
+def feed_outline(session: Session, feed: Feed, user: User) -> Outline:
+    """The feed's items as (id, version) in calendar order: one query on small columns."""
+    rows = session.connection().execute(
+        _items_shown(feed, user, Item.id, Item.version, Item.updated_at)).all()
+    return Outline(items=tuple((row.id, row.version) for row in rows),
+                   changed=max((row.updated_at for row in rows), default=None))
+
+
+def events_context(feed: Feed, user: User, base_url: str, today: dt.date,
+                   reminder_events: bool | None = None) -> str:
+    """Everything but the item itself that shapes an item's events, as one digest."""
+    inputs = (ics.FORMAT_VERSION, PACKAGE_VERSION, base_url.rstrip("/"),
+              recent_since(today).isoformat(), feed.version, feed.updated_at.isoformat(),
+              feed.show_numbers, feed.reminder_events if reminder_events is None
+              else reminder_events, user.version, user.updated_at.isoformat(), user.locale,
+              user.timezone, repr(user.default_alarms))
+    return hashlib.sha256(repr(inputs).encode("utf-8", "backslashreplace")).hexdigest()
+
+
 def feed_view(
     session: Session,
     feed: Feed,
@@ -190,26 +232,34 @@ def feed_view(
     today: dt.date,
     *,
     reminder_events: bool | None = None,
+    outline: Outline | None = None,
+    only: frozenset[int] | None = None,
 ) -> ics.FeedView:
-    """Everything the calendar needs, in three queries whatever the number of items."""
+    """Everything the calendar needs, in three queries whatever the number of items.
+
+    With ``only``, just those items are read (the calendar's other items come from an
+    earlier build), and ``outline`` gives the feed's latest change.
+    """
     connection = session.connection()
-    query = select(*_ITEM_COLUMNS).where(Item.user_id == user.id, Item.archived.is_(False))
-    if feed.categories is not None:
-        query = query.where(Item.category.in_(feed.categories))
-    found = connection.execute(query.order_by(Item.due_date, Item.id)).all()
+    found: list[Any] = []
+    if only is None or only:
+        query = _items_shown(feed, user, *_ITEM_COLUMNS)
+        if only is not None:
+            query = query.where(Item.id.in_(only))
+        found = list(connection.execute(query).all())
 
     latest: dict[int, ics.RenewalView] = {}
     recent: dict[int, list[ics.RenewalView]] = {}
     if found:
-        latest_ids = (select(func.max(Renewal.id)).join(Item).where(Item.user_id == user.id)
+        mine = Item.user_id == user.id if only is None else Renewal.item_id.in_(only)
+        latest_ids = (select(func.max(Renewal.id)).join(Item).where(mine)
                       .group_by(Renewal.item_id))
         for renewal in connection.execute(
                 select(*_RENEWAL_COLUMNS).where(Renewal.id.in_(latest_ids))):
             latest[renewal.item_id] = _renewal_view(renewal)
         since = recent_since(today)
         for renewal in connection.execute(
-                select(*_RENEWAL_COLUMNS).join(Item).where(Item.user_id == user.id,
-                                                            Renewal.renewed_on > since)
+                select(*_RENEWAL_COLUMNS).join(Item).where(mine, Renewal.renewed_on > since)
                 .order_by(Renewal.renewed_on, Renewal.id)):
             recent.setdefault(renewal.item_id, []).append(_renewal_view(renewal))
 
@@ -249,7 +299,10 @@ def feed_view(
             last_renewal=last,
             recent_renewals=tuple(recent.get(item.id, ())),
         ))
-    last_modified = max([settings_changed, *(v.last_modified for v in views)])
+    changes = [settings_changed, *(v.last_modified for v in views)]
+    if outline is not None and outline.changed is not None:
+        changes.append(outline.changed)
+    last_modified = max(changes)
     return ics.FeedView(
         uid=f"feed-{feed.id}@{ics.UID_DOMAIN}",
         name=feed.name,

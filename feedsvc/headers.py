@@ -29,14 +29,20 @@ HEADERS = {
 HSTS = "max-age=31536000"
 
 
+def security_headers(app: Flask) -> dict[str, str]:
+    """The headers every response of ``app`` carries (HSTS when its public URL is https)."""
+    found = dict(HEADERS)
+    if str(app.config.get("FEEDSVC_BASE_URL") or "").startswith("https://"):
+        found["Strict-Transport-Security"] = HSTS
+    return found
+
+
 def init_app(app: Flask) -> None:
     """Add the headers to every response the app sends."""
-    https = str(app.config.get("FEEDSVC_BASE_URL") or "").startswith("https://")
+    every = security_headers(app)
 
     @app.after_request
     def add_security_headers(response: Response) -> Response:
-        for name, value in HEADERS.items():
+        for name, value in every.items():
             response.headers.setdefault(name, value)
-        if https:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response

@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from icalendar import Alarm, Calendar, Event, vDuration, vText
@@ -360,6 +360,15 @@ class EventCache:
     parts: list[tuple[str, int, int]] = field(default_factory=list)
 
 
+def version_digest(context: str, item_id: int, version: int) -> str:
+    """A digest of an item's events from its version and everything else they depend on.
+
+    ``context`` covers the feed's and owner's settings, the date window and this code
+    (``feeds.events_context``); an item's row version covers the item and its renewals.
+    """
+    return hashlib.sha256(f"{context}:{item_id}:{version}".encode()).hexdigest()[:32]
+
+
 def item_digest(item: ItemView, feed: FeedView) -> str:
     """A digest of everything that shapes an item's events: equal digests, equal bytes."""
     shape = (FORMAT_VERSION, feed.locale, feed.show_numbers, feed.reminder_events, item)
@@ -399,14 +408,29 @@ def build_calendar(feed: FeedView, events: EventCache | None = None) -> bytes:
     so the calendar's bytes are its properties, each item's events serialised on their own,
     and END:VCALENDAR: which lets unchanged items' events come from ``events``.
     """
+    if events is None:
+        events = EventCache()
+        order = [(item.id, "") for item in feed.items]
+    else:
+        order = [(item.id, item_digest(item, feed)) for item in feed.items]
+    return assemble_calendar(feed, order, events)
+
+
+def assemble_calendar(feed: FeedView, order: Sequence[tuple[int, str]],
+                      events: EventCache) -> bytes:
+    """The calendar of the items in ``order`` (id, digest), in that order.
+
+    An item's events come from ``events.known`` by digest when there; otherwise they are
+    serialised from ``feed.items``, which needs to hold only those items.
+    """
+    views = {item.id: item for item in feed.items}
     chunks = [_calendar_head(feed)]
     offset = len(chunks[0])
-    for item in feed.items:
-        digest = item_digest(item, feed) if events is not None else ""
-        chunk = events.known.get(digest) if events is not None else None
+    for item_id, digest in order:
+        chunk = events.known.get(digest) if digest else None
         if chunk is None:
-            chunk = b"".join(event.to_ical() for event in item_events(item, feed))
-        if events is not None:
+            chunk = b"".join(event.to_ical() for event in item_events(views[item_id], feed))
+        if digest:
             events.parts.append((digest, offset, len(chunk)))
         chunks.append(chunk)
         offset += len(chunk)

@@ -362,11 +362,12 @@ def _runtime_error(*args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize("failure", [_operational_error, _runtime_error])
-@pytest.mark.parametrize("target", ["feed_view", "feed_for_token", "build_calendar"])
+@pytest.mark.parametrize("target", ["feed_view", "feed_outline", "feed_for_token",
+                                    "assemble_calendar", "item_events"])
 def test_trouble_is_503_never_a_calendar(monkeypatch: pytest.MonkeyPatch, api: Api,
                                          item: dict[str, Any], feed: dict[str, Any],
                                          failure: Any, target: str) -> None:
-    module = ics if target == "build_calendar" else feeds
+    module = ics if target in ("assemble_calendar", "item_events") else feeds
     monkeypatch.setattr(module, target, failure)
     for method in (api.client.get, api.client.head):
         response = method(path_of(feed["url"]))

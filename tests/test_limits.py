@@ -58,15 +58,27 @@ def test_sign_up_is_throttled_per_address(app: Flask) -> None:
     assert statuses[:10] == [422] * 10 and statuses[10] == 429
 
 
-def test_feed_requests_are_throttled_per_feed_url(app: Flask, api: Api) -> None:
+def test_feed_requests_the_route_answers_are_throttled_per_feed_url(app: Flask,
+                                                                    api: Api) -> None:
     feed = api.post("/api/v1/feeds", json={"name": "Polled"}).json
     other = api.post("/api/v1/feeds", json={"name": "Other"}).json
     client = app.test_client()
     path = urlsplit(feed["url"]).path
+    # A calendar still polling an address that was replaced: each answer is a 410 by the route.
+    assert api.post(f"/api/v1/feeds/{feed['id']}/rotate").status_code == 200
     statuses = [client.get(path).status_code for _ in range(121)]
-    assert statuses[:120] == [200] * 120 and statuses[120] == 429
+    assert statuses[:120] == [410] * 120 and statuses[120] == 429
     assert client.get(path.replace(".ics", "/google.ics")).status_code == 429, "one budget"
     assert client.get(urlsplit(other["url"]).path).status_code == 200
+
+
+def test_warm_feed_requests_are_served_before_the_throttle(app: Flask, api: Api) -> None:
+    # Answering from the cache costs less than refusing would, so it is never refused.
+    feed = api.post("/api/v1/feeds", json={"name": "Polled"}).json
+    client = app.test_client()
+    path = urlsplit(feed["url"]).path
+    statuses = [client.get(path).status_code for _ in range(150)]
+    assert statuses == [200] * 150
 
 
 def test_rate_limits_off_disables_every_throttle(tmp_path: Path, database_url: str,

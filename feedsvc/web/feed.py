@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy.orm import Session
 from werkzeug.http import is_resource_modified
 
@@ -23,6 +23,13 @@ bp = Blueprint("feed", __name__)
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
+# On every feed answer, 200 or 304, from the route or from ``feedsvc.fastpath``.
+FEED_HEADERS = {
+    "Cache-Control": "private, max-age=0, must-revalidate",
+    "Vary": "Accept-Encoding",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 @bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"])
@@ -55,7 +62,7 @@ def serve(token: str, reminder_events: bool | None) -> Response:
                 key = probe.key(variant, public_base_url(), today)
                 entry = probe.fresh(key)
                 if entry is not None and wanted is None and is_resource_modified(
-                        request.environ, etag=_etag(entry, compressed),
+                        request.environ, etag=etag_of(entry, compressed),
                         last_modified=entry.last_modified):
                     entry = cache.load(connection, probe.feed_id, variant, key)
         if probe is None:
@@ -71,19 +78,20 @@ def serve(token: str, reminder_events: bool | None) -> Response:
         raise Unavailable("The calendar is temporarily unavailable; please try again later.") \
             from None
     body = entry.body_gzip if compressed else entry.body
+    if body:
+        # The warm path can serve the next request for this URL without reading the body.
+        feedcache.memo(current_app).put((token, variant, compressed), etag_of(entry, compressed),
+                                        body)
     response = Response(body or b"", content_type=CONTENT_TYPE)
     if compressed:
         response.headers["Content-Encoding"] = "gzip"
-    response.set_etag(_etag(entry, compressed))
+    response.set_etag(etag_of(entry, compressed))
     response.last_modified = entry.last_modified
-    response.headers["Cache-Control"] = "private, max-age=0, must-revalidate"
-    response.headers["Vary"] = "Accept-Encoding"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers.update(FEED_HEADERS)
     return response.make_conditional(request)
 
 
-def _etag(entry: feedcache.Entry, compressed: bool) -> str:
+def etag_of(entry: feedcache.Entry, compressed: bool) -> str:
     # Two encodings are two representations, so each gets its own strong validator.
     return entry.etag + "-gzip" if compressed else entry.etag
 
@@ -91,15 +99,28 @@ def _etag(entry: feedcache.Entry, compressed: bool) -> str:
 def _build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, token: str,
            reminder_events: bool | None, variant: str, key: str,
            today: dt.date) -> feedcache.Entry:
-    """Build the feed, reusing the events of items unchanged since the last build, and store it."""
+    """Build the feed, reusing the events of items unchanged since the last build, and store it.
+
+    Only the items whose row version (or whose context: settings, date window, code) changed
+    since the last build are read in full and serialised; the others' events are copied
+    from the previous entry.
+    """
     feed = feeds.feed_for_token(session, token)
-    view = feeds.feed_view(session, feed, feed.user, public_base_url(), today,
-                           reminder_events=reminder_events)
+    user = feed.user
+    base_url = public_base_url()
     previous = cache.previous(session.connection(), feed.id, variant)
-    events = ics.EventCache(feedcache.known_events(previous))
-    body = ics.build_calendar(view, events)
+    known = feedcache.known_events(previous)
+    outline = feeds.feed_outline(session, feed, user)
+    context = feeds.events_context(feed, user, base_url, today, reminder_events)
+    order = [(item_id, ics.version_digest(context, item_id, version))
+             for item_id, version in outline.items]
+    missing = frozenset(item_id for item_id, digest in order if digest not in known)
+    view = feeds.feed_view(session, feed, user, base_url, today,
+                           reminder_events=reminder_events, outline=outline, only=missing)
+    events = ics.EventCache(known)
+    body = ics.assemble_calendar(view, order, events)
     entry = feedcache.new_entry(key, body, view.last_modified, events.parts)
-    if not probe.storable(view):
+    if not probe.storable(item_id for item_id, _ in outline.items):
         return entry
     try:
         # The write gets a transaction of its own: on SQLite one that began with reads could

@@ -1,0 +1,254 @@
+"""The feed's warm path: the same answers as the route, from one query, or none at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask, request_started
+from werkzeug.test import Client
+
+from conftest import VALID_ITEM, Api
+from feedsvc import fastpath, feedcache, status
+from feedsvc.accounts import hash_token
+from feedsvc.db import get_engine
+
+COMPARED_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "ETag",
+                    "Last-Modified", "Cache-Control", "Vary", "X-Robots-Tag", "Referrer-Policy",
+                    "Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+                    "Cross-Origin-Opener-Policy", "Strict-Transport-Security")
+
+
+@pytest.fixture
+def feed(api: Api) -> dict[str, Any]:
+    for n in range(3):
+        assert api.post("/api/v1/items", json={**VALID_ITEM, "title": f"Number {n}"}
+                        ).status_code == 201
+    response = api.post("/api/v1/feeds", json={"name": "Polled"})
+    assert response.status_code == 201
+    return response.json
+
+
+@pytest.fixture
+def route_only(app: Flask) -> Client:
+    """A client of the Flask app behind the warm path: the route answers everything."""
+    assert isinstance(app.wsgi_app, fastpath.FeedFastPath)
+    return Client(app.wsgi_app.wsgi_app)
+
+
+class RouteCalls:
+    """Counts the requests that reached Flask."""
+
+    def __init__(self, app: Flask) -> None:
+        self.count = 0
+        request_started.connect(self._started, app)
+
+    def _started(self, sender: Flask, **extra: Any) -> None:
+        self.count += 1
+
+
+def paths(feed: dict[str, Any]) -> dict[str, str]:
+    path = urlsplit(feed["url"]).path
+    return {"feed": path, "google": path.removesuffix(".ics") + "/google.ics"}
+
+
+def headers_of(response: Any) -> dict[str, str | None]:
+    found = {name: response.headers.get(name) for name in COMPARED_HEADERS}
+    # Flask-Login reads the session after every view, so Flask adds "Cookie" to Vary; the
+    # feed does not depend on cookies, and the warm path leaves it out.
+    found["Vary"] = ", ".join(part for part in (found["Vary"] or "").split(", ")
+                              if part != "Cookie") or None
+    return found
+
+
+VARIANTS: dict[str, dict[str, str]] = {
+    "plain": {},
+    "gzip": {"Accept-Encoding": "gzip, deflate, br"},
+    "gzip refused": {"Accept-Encoding": "gzip;q=0, identity"},
+    "etag matches": {"If-None-Match": "{etag}"},
+    "gzip etag matches": {"Accept-Encoding": "gzip", "If-None-Match": "{gzip_etag}"},
+    "plain etag for gzip": {"Accept-Encoding": "gzip", "If-None-Match": "{etag}"},
+    "one of several etags": {"If-None-Match": '"nope", {etag}'},
+    "star": {"If-None-Match": "*"},
+    "etag stale": {"If-None-Match": '"0123456789abcdef0123456789abcdef"'},
+    "modified since later": {"If-Modified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"},
+    "modified since earlier": {"If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT"},
+    "modified since garbage": {"If-Modified-Since": "yesterday"},
+    "if-match": {"If-Match": "{etag}"},
+    "range": {"Range": "bytes=0-99"},
+}
+# What the warm path must answer itself; the others it leaves to the route.
+ANSWERED = {"plain", "gzip", "gzip refused", "etag matches", "gzip etag matches",
+            "one of several etags", "star", "modified since later"}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("which", ["feed", "google"])
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_warm_path_answers_exactly_as_the_route(
+        app: Flask, api: Api, feed: dict[str, Any], route_only: Client, variant: str,
+        which: str, method: str) -> None:
+    path = paths(feed)[which]
+    etag = api.client.get(path).headers["ETag"]
+    gzip_etag = api.client.get(path, headers={"Accept-Encoding": "gzip"}).headers["ETag"]
+    headers = {name: value.format(etag=etag, gzip_etag=gzip_etag)
+               for name, value in VARIANTS[variant].items()}
+    calls = RouteCalls(app)
+    fast = api.client.open(path, method=method, headers=headers)
+    assert calls.count == (0 if variant in ANSWERED else 1)
+    slow = route_only.open(path, method=method, headers=headers)
+    assert fast.status_code == slow.status_code
+    differ = {name: (value, headers_of(slow)[name]) for name, value in headers_of(fast).items()
+              if value != headers_of(slow)[name]}
+    assert not differ
+    assert fast.data == slow.data
+    assert fast.status_code in (200, 206, 304, 412)
+
+
+def test_a_warm_hit_is_one_query_and_never_reaches_flask(
+        app: Flask, api: Api, feed: dict[str, Any]) -> None:
+    path = paths(feed)["feed"]
+    etag = api.client.get(path).headers["ETag"]  # built by the route
+    seen: list[str] = []
+    calls = RouteCalls(app)
+    feedcache.statement_listeners.append(seen.append)
+    try:
+        warm = api.client.get(path)
+        not_modified = api.client.get(path, headers={"If-None-Match": etag})
+    finally:
+        feedcache.statement_listeners.remove(seen.append)
+    assert (warm.status_code, not_modified.status_code) == (200, 304)
+    assert len(seen) == 2 and calls.count == 0
+    assert "feed_cache.body" not in seen[0] and "feed_cache.body" not in seen[1], \
+        "the route left the body in the memo: neither request reads it"
+
+
+def test_a_worker_that_never_served_the_feed_reads_the_body_in_the_same_query(
+        app: Flask, api: Api, feed: dict[str, Any]) -> None:
+    path = paths(feed)["feed"]
+    built = api.client.get(path)
+    feedcache.memo(app).bodies.clear()  # as in another worker
+    seen: list[str] = []
+    feedcache.statement_listeners.append(seen.append)
+    try:
+        first = api.client.get(path)
+        second = api.client.get(path)
+    finally:
+        feedcache.statement_listeners.remove(seen.append)
+    assert first.data == second.data == built.data
+    assert len(seen) == 2 and "feed_cache.body" in seen[0] and "feed_cache.body" not in seen[1]
+
+
+WRITES = {
+    "edit": lambda api, item: api.patch(f"/api/v1/items/{item}", json={"notes": "Changed."}),
+    "renew": lambda api, item: api.post(f"/api/v1/items/{item}/renewals", json={}),
+    "undo": lambda api, item: api.delete(f"/api/v1/items/{item}/renewals/latest"),
+    "delete": lambda api, item: api.delete(f"/api/v1/items/{item}"),
+}
+
+
+def test_the_memo_never_serves_a_body_after_a_write(app: Flask, api: Api,
+                                                     feed: dict[str, Any]) -> None:
+    path = paths(feed)["feed"]
+    item = api.get("/api/v1/items").json["items"][0]["id"]
+    bodies = [api.client.get(path).data]
+    for name, write in WRITES.items():
+        assert write(api, item).status_code in (200, 201, 204), name
+        warm = api.client.get(path)  # the memo holds the previous body
+        assert warm.data not in bodies, name
+        assert api.client.get(path).data == warm.data
+        bodies.append(warm.data)
+
+
+@pytest.mark.parametrize("write", list(WRITES)[:3])
+def test_every_renewal_path_changes_the_probed_state(app: Flask, api: Api, feed: dict[str, Any],
+                                                     write: str) -> None:
+    # The key leaves renewals out because each renewal write also updates its item.
+    token = urlsplit(feed["url"]).path.split("/")[-1].removesuffix(".ics")
+    item = api.get("/api/v1/items").json["items"][0]["id"]
+    if write == "undo":
+        assert WRITES["renew"](api, item).status_code == 201
+
+    def state() -> tuple[Any, ...]:
+        with get_engine(app).connect() as connection:
+            probe = feedcache.DatabaseStore().probe(connection, token, "ics", None)
+        assert probe is not None
+        return probe.state
+
+    before = state()
+    assert WRITES[write](api, item).status_code in (200, 201)
+    assert state() != before
+
+
+def test_a_new_day_is_not_served_from_the_warm_path(
+        monkeypatch: pytest.MonkeyPatch, app: Flask, api: Api, feed: dict[str, Any]) -> None:
+    path = paths(feed)["feed"]
+    now = dt.datetime(2026, 11, 23, 12, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(status, "utc_now", lambda: now)
+    api.client.get(path)
+    calls = RouteCalls(app)
+    api.client.get(path)
+    assert calls.count == 0
+    # The recent-renewals window moves with the date: the key changes, the route rebuilds.
+    monkeypatch.setattr(status, "utc_now", lambda: now + dt.timedelta(days=1))
+    api.client.get(path)
+    assert calls.count == 1
+
+
+@pytest.mark.parametrize("path", [
+    "/feeds/short.ics", "/feeds/" + "a" * 65 + ".ics", "/feeds/" + "a" * 42 + "!.ics",
+    "/feeds/" + "a" * 43 + ".ICS", "/feeds/" + "a" * 43 + "/google.ics/x",
+    "/feeds/" + "a" * 43 + "/apple.ics", "/feeds/" + "a" * 43, "/feeds/../" + "a" * 43 + ".ics",
+])
+def test_other_paths_go_to_flask(app: Flask, path: str) -> None:
+    calls = RouteCalls(app)
+    assert app.test_client().get(path).status_code == 404
+    assert calls.count == 1
+
+
+def test_unknown_rotated_and_deleted_tokens_are_answered_by_the_route(
+        app: Flask, api: Api, feed: dict[str, Any]) -> None:
+    path = paths(feed)["feed"]
+    api.client.get(path)
+    calls = RouteCalls(app)
+    assert api.client.get("/feeds/" + "A" * 43 + ".ics").status_code == 404
+    assert api.post(f"/api/v1/feeds/{feed['id']}/rotate").status_code == 200
+    assert api.client.get(path).status_code == 410
+    assert calls.count == 3
+
+
+def test_a_failing_warm_path_falls_back_to_the_route(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, app: Flask,
+        api: Api, feed: dict[str, Any]) -> None:
+    path = paths(feed)["feed"]
+    expected = api.client.get(path).data
+
+    def broken(app: Flask) -> Any:
+        raise RuntimeError("no connection")
+
+    monkeypatch.setattr(fastpath, "get_probe_engine", broken)
+    calls = RouteCalls(app)
+    with caplog.at_level(logging.WARNING, logger="feedsvc.fastpath"):
+        answer = api.client.get(path)
+    assert answer.status_code == 200 and answer.data == expected and calls.count == 1
+    assert "feed fast path failed" in caplog.text
+    assert hash_token(path.split("/")[-1].removesuffix(".ics")) not in caplog.text
+
+
+# -- the memo ------------------------------------------------------------------------------
+
+def test_the_memo_drops_the_least_recently_used_bodies_beyond_its_limit() -> None:
+    memo = feedcache.BodyMemo(limit=100)
+    memo.put(("a", "ics", False), "1", b"x" * 40)
+    memo.put(("b", "ics", False), "2", b"y" * 40)
+    assert memo.get(("a", "ics", False)) == ("1", b"x" * 40)  # "a" is now the most recent
+    memo.put(("c", "ics", False), "3", b"z" * 40)
+    assert memo.get(("b", "ics", False)) is None
+    assert memo.get(("a", "ics", False)) is not None and memo.size == 80
+    memo.put(("a", "ics", False), "4", b"w" * 10)  # replaced, not added
+    assert memo.get(("a", "ics", False)) == ("4", b"w" * 10) and memo.size == 50
+    memo.put(("d", "ics", False), "5", b"v" * 101)  # larger than the whole memo
+    assert memo.get(("d", "ics", False)) is None and memo.size == 50
