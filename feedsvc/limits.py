@@ -1,5 +1,8 @@
 """Throttles (Flask-Limiter): log-in and sign-up attempts, and feed requests per feed URL.
 
+The feed throttle counts the requests that reach the feed route: rebuilds, replaced or
+deleted addresses. Requests answered from the cache by ``feedsvc.fastpath`` never get here.
+
 Counters live in Redis when ``FEEDSVC_REDIS_URL`` is set, so every worker and instance
 shares them; otherwise in each worker's memory. ``FEEDSVC_RATE_LIMITS=off`` turns every
 throttle off (benchmarks, load tests). Each app gets its own ``Limiter``, so two apps in
