@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from feedsvc import imports
 from feedsvc.cli import main as cli_main
 from feedsvc.config import SETTINGS
 
@@ -48,3 +49,12 @@ def test_run_is_offered(tmp_path, monkeypatch):
 def test_readme_names_the_two_commands():
     assert "scripts/serve" in README
     assert "scripts/test" in README
+
+
+def test_the_csv_import_is_documented_for_users():
+    assert "Import from CSV" in README and "`/items/import`" in README
+    assert "Download the template" in README
+    assert ",".join(imports.COLUMNS) in README, "the header row, as the template has it"
+    assert all(f"`{name}`" in README for name in imports.REQUIRED_COLUMNS)
+    assert f"{imports.MAX_ROWS} rows and {imports.MAX_BYTES // 1024} KB" in README
+    assert "nothing at all is imported" in README

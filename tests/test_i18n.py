@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
+from jinja2 import Environment
+from sqlalchemy import update
 
 from conftest import Api, make_user
+from feedsvc.db import new_session
+from feedsvc.models import ApiToken
+from feedsvc.web.i18n import format_day, format_timestamp, time_element
 from test_web_browser import Browser, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "feedsvc"
 CATALOG = PACKAGE / "translations" / "zh_Hans" / "LC_MESSAGES"
+TEMPLATES = PACKAGE / "templates"
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "N_": None}
 
@@ -37,10 +48,8 @@ def _catalog() -> Any:
         return read_po(po, locale="zh_Hans")
 
 
-def test_every_string_has_a_chinese_translation() -> None:
-    catalog = _catalog()
-    extracted = _extracted()
-    assert len(extracted) > 300
+def untranslated(extracted: set[str | tuple[str, ...]], catalog: Catalog) -> list[Any]:
+    """The extracted msgids that the catalog lacks, leaves empty or marks fuzzy."""
     missing = []
     for msgid in extracted:
         key = msgid[0] if isinstance(msgid, tuple) else msgid
@@ -49,7 +58,139 @@ def test_every_string_has_a_chinese_translation() -> None:
             message.string if isinstance(message.string, tuple) else (message.string,))
         if message is None or not all(strings) or message.fuzzy:
             missing.append(msgid)
+    return missing
+
+
+def test_every_string_has_a_chinese_translation() -> None:
+    extracted = _extracted()
+    assert len(extracted) > 300
+    missing = untranslated(extracted, _catalog())
     assert not missing, f"translate these in {CATALOG / 'messages.po'}: {missing}"
+
+
+def test_a_missing_empty_or_fuzzy_translation_is_caught() -> None:
+    catalog = Catalog(locale="zh_Hans")
+    catalog.add("Save", "保存")
+    catalog.add("Cancel", "")
+    catalog.add("Delete", "删除", flags=["fuzzy"])
+    catalog.add(("%(num)d day", "%(num)d days"), ("%(num)d 天",))
+    catalog.add(("%(num)d week", "%(num)d weeks"), ("",))
+    extracted = {"Save", "Cancel", "Delete", "Renew", ("%(num)d day", "%(num)d days"),
+                 ("%(num)d week", "%(num)d weeks")}
+    assert sorted(map(str, untranslated(extracted, catalog))) == sorted(map(str, [
+        "Cancel", "Delete", "Renew", ("%(num)d week", "%(num)d weeks")]))
+
+
+# Text a template may show as it is, in every language, and why.
+ALLOWED_TEXT = {
+    "feedsvc": "the service's name",
+    "English": "the language switch names each language in itself",
+    "简体中文": "the language switch names each language in itself",
+    "Authorization: Bearer <token>": "an HTTP header, to be typed as it is",
+}
+# Attributes whose value is read or heard: tooltips, alternatives, labels, and the texts
+# app.js shows after copying.
+VISIBLE_ATTRIBUTES = {"alt", "title", "placeholder", "aria-label", "data-copied",
+                      "data-selected"}
+# Macros that return part of a tag (an id, attributes) rather than text of the page.
+ATTRIBUTE_MACROS = {"control_id", "aria"}
+LETTER = re.compile(r"[^\W\d_]")
+TAG = "\x1f"  # stands in for each Jinja tag: no letter, and no meaning to the HTML parser
+
+
+class _TextFinder(HTMLParser):
+    """Collects the text nodes and visible attribute values of a page, outside scripts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        buttonlike = tag == "input" and dict(attrs).get("type") in ("submit", "button", "reset")
+        for name, value in attrs:
+            if value and (name in VISIBLE_ATTRIBUTES or (buttonlike and name == "value")):
+                self.found.append(value)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.found.append(data)
+
+
+def _page_data(source: str) -> str:
+    """The template's own HTML, each Jinja tag replaced by ``TAG``, attribute macros left out."""
+    pieces: list[str] = []
+    words: list[str] = []  # the names that open the current ``{% %}`` tag
+    skipping = False
+    for _line, kind, value in Environment(extensions=["jinja2.ext.i18n"]).lex(source):
+        if kind == "block_begin":
+            words = []
+        elif kind == "name" and len(words) < 2:
+            words.append(value)
+            if words == ["endmacro"]:
+                skipping = False
+            elif len(words) == 2 and words[0] == "macro":
+                skipping = words[1] in ATTRIBUTE_MACROS
+        if kind == "data" and not skipping:
+            pieces.append(value)
+        elif kind != "data" and (not pieces or pieces[-1] != TAG):
+            pieces.append(TAG)
+    return "".join(pieces)
+
+
+def unmarked_text(source: str) -> list[str]:
+    """Visible text in a template that is written out rather than passed through ``_()``.
+
+    Everything inside ``{{ }}``, ``{% %}`` and ``{# #}`` is left out: what a tag prints is
+    checked by extraction, when it is a msgid.
+    """
+    finder = _TextFinder()
+    finder.feed(_page_data(source))
+    finder.close()
+    unmarked = []
+    for text in finder.found:
+        text = " ".join(text.replace(TAG, " ").split())
+        rest = text
+        for allowed in ALLOWED_TEXT:
+            rest = rest.replace(allowed, " ")
+        if LETTER.search(rest):
+            unmarked.append(text)
+    return unmarked
+
+
+def test_templates_show_no_text_that_is_not_marked_for_translation() -> None:
+    found = {str(path.relative_to(TEMPLATES)): unmarked_text(path.read_text(encoding="utf-8"))
+             for path in sorted(TEMPLATES.rglob("*.html"))}
+    assert len(found) > 15
+    unmarked = {name: texts for name, texts in found.items() if texts}
+    assert not unmarked, f"wrap these in {{{{ _(\"…\") }}}}: {unmarked}"
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("<p>Hello {{ name }}</p>", ["Hello"]),
+    ("<p>{{ _('Hello') }}, {{ name }}!</p>", []),
+    ("{% if late %}<strong>Overdue</strong>{% endif %}", ["Overdue"]),
+    ('<img src="{{ url }}" alt="Logo">', ["Logo"]),
+    ('<img src="{{ url }}" alt="{{ _(\'Logo\') }}">', []),
+    ('<button aria-label="Close">×</button>', ["Close"]),
+    ('<input type="submit" value="Send">', ["Send"]),
+    ('<input type="hidden" name="next" value="/items">', []),
+    ("<p>保号卡</p>", ["保号卡"]),
+    ("<p>{# Only a note for whoever edits this. #}{{ count }} · 12:30</p>", []),
+    ("<script>const label = 'Copied';</script>", []),
+    ("<title>{% block title %}{% endblock %} — feedsvc</title>", []),
+    ("<p>feedsvc keeps track</p>", ["feedsvc keeps track"]),
+    ('{% macro aria(name) %} aria-invalid="true"{% endmacro %}', []),
+    ("{% macro note(name) %}<p>Note for {{ name }}</p>{% endmacro %}", ["Note for"]),
+])
+def test_unmarked_text_is_found(source: str, expected: list[str]) -> None:
+    assert unmarked_text(source) == expected
 
 
 def test_the_catalog_keeps_every_placeholder() -> None:
@@ -141,14 +282,84 @@ def test_a_chinese_account_reads_every_page_in_chinese(chinese: tuple[Browser, A
     assert "2030年12月5日" in browser.get("/").text
 
 
-def test_dates_follow_the_reader(chinese: tuple[Browser, Api], client: FlaskClient,
-                                 user: dict[str, Any], api: Api) -> None:
-    browser, chinese_api = chinese
-    chinese_item = chinese_api.post("/api/v1/items",
-                                    json={"title": "HK card", "due_date": "2031-01-09"}).json
-    assert "2031年1月9日" in browser.get(f"/items/{chinese_item['id']}").text
-    api.post("/api/v1/items", json={"title": "HK card", "due_date": "2031-01-09"})
-    assert ">2031-01-09</time>" in signed_in(client, user).get("/").text
+# (day, as an English page shows it, as a Chinese page shows it)
+DAYS = [
+    (dt.date(2026, 12, 5), "Dec 5, 2026", "2026年12月5日"),
+    (dt.date(2028, 2, 29), "Feb 29, 2028", "2028年2月29日"),
+    (dt.date(2027, 1, 1), "Jan 1, 2027", "2027年1月1日"),
+    (dt.date(2026, 12, 31), "Dec 31, 2026", "2026年12月31日"),
+    (dt.date(2027, 9, 30), "Sep 30, 2027", "2027年9月30日"),
+    (dt.date(1900, 1, 1), "Jan 1, 1900", "1900年1月1日"),
+    (dt.date(2999, 12, 31), "Dec 31, 2999", "2999年12月31日"),
+]
+
+
+@pytest.mark.parametrize(("locale", "day", "expected"),
+                         [("en", day, english) for day, english, _chinese in DAYS]
+                         + [("zh_Hans", day, chinese) for day, _english, chinese in DAYS],
+                         ids=str)
+def test_a_day_reads_in_the_readers_convention(app: Flask, locale: str, day: dt.date,
+                                                expected: str) -> None:
+    with app.test_request_context(), force_locale(locale):
+        assert format_day(day) == expected
+        assert time_element(day) == f'<time datetime="{day.isoformat()}">{expected}</time>'
+
+
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("en", "Feb 29, 2028, 11:30\u202fPM"), ("zh_Hans", "2028年2月29日 23:30")])
+def test_a_moment_reads_in_the_readers_convention_to_the_minute(
+        app: Flask, locale: str, expected: str) -> None:
+    moment = dt.datetime(2028, 2, 29, 23, 30, 59, 123456, tzinfo=dt.timezone.utc)
+    with app.test_request_context(), force_locale(locale):  # a visitor: UTC
+        assert format_timestamp(moment) == expected
+        assert time_element(moment) == \
+            f'<time datetime="2028-02-29T23:30:59+00:00">{expected}</time>'
+
+
+def test_a_timestamp_is_shown_in_the_accounts_time_zone(
+        app: Flask, client: FlaskClient) -> None:
+    reader = make_user(app, "shanghai@example.com", timezone="Asia/Shanghai")
+    with app.app_context(), new_session(app) as session:
+        session.execute(update(ApiToken).values(
+            created_at=dt.datetime(2027, 1, 19, 23, 30, tzinfo=dt.timezone.utc)))
+        session.commit()
+    browser = signed_in(client, reader)
+    page = browser.get("/tokens").text
+    assert ('created <time datetime="2027-01-19T23:30:00+00:00">Jan 20, 2027, 7:30\u202fAM'
+            "</time>") in page
+    form = browser.get("/settings").form("/lang/zh-Hans?next=/settings")
+    client.post(form.action, data=form.fields)
+    assert "创建于 <time datetime=\"2027-01-19T23:30:00+00:00\">2027年1月20日 07:30</time>" \
+        in browser.get("/tokens").text
+
+
+def test_an_items_due_date_reads_in_each_pages_language(
+        client: FlaskClient, user: dict[str, Any], api: Api) -> None:
+    item = api.post("/api/v1/items", json={"title": "HK card", "due_date": "2028-02-29"}).json
+    browser = signed_in(client, user)
+    paths = ("/", f"/items/{item['id']}", f"/items/{item['id']}/renew")
+    english = {path: browser.get(path).text for path in paths}
+    form = browser.get("/").form("/lang/zh-Hans?next=/")
+    assert client.post(form.action, data=form.fields).status_code == 302
+    chinese = {path: browser.get(path).text for path in paths}
+    for path in paths:
+        assert '<html lang="en">' in english[path] and '<html lang="zh-Hans">' in chinese[path]
+        assert '<time datetime="2028-02-29">Feb 29, 2028</time>' in english[path], path
+        assert '<time datetime="2028-02-29">2028年2月29日</time>' in chinese[path], path
+        assert "2028年" not in english[path] and "Feb 29" not in chinese[path], path
+    # What is typed or read by programs stays ISO 8601 in both languages.
+    assert browser.get(f"/items/{item['id']}").control("due_date")["value"] == "2028-02-29"
+    assert api.get(f"/api/v1/items/{item['id']}").json["due_date"] == "2028-02-29"
+
+
+def test_dates_in_form_errors_read_in_the_readers_convention(
+        chinese: tuple[Browser, Api], client: FlaskClient, user: dict[str, Any]) -> None:
+    browser, _api = chinese
+    page = browser.submit("/items/new", {"title": "MTS", "due_date": "1899-12-31"})
+    assert page.error("due_date") == "错误： 必须在 1900年1月1日 和 2999年12月31日 之间"
+    client.post("/logout", data={"csrf_token": browser.csrf_token()})
+    page = signed_in(client, user).submit("/items/new", {"title": "MTS", "due_date": "1899-12-31"})
+    assert page.error("due_date") == "Error: must be between Jan 1, 1900 and Dec 31, 2999"
 
 
 def test_form_errors_are_shown_in_chinese_next_to_their_field(

@@ -55,6 +55,8 @@ def test_a_good_file_is_previewed_then_imported_on_confirm(browser: Browser, api
     assert preview.status == 200
     assert "2 items ready to import" in preview.text
     assert "MTS Russia" in preview.text and "香港 CSL" in preview.text
+    assert '<td><time datetime="2027-03-31">Mar 31, 2027</time></td>' in preview.text
+    assert '<td><time datetime="2027-01-15">Jan 15, 2027</time></td>' in preview.text
     assert titles(api) == []  # nothing saved by the preview
     confirm = preview.form("/items/import/confirm")
     response = browser.client.post("/items/import/confirm", data=confirm.fields)

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from conftest import VALID_ITEM, Api
+from feedsvc import status
 from feedsvc.status import today_in
 from test_web_browser import Browser, Page, signed_in
 
@@ -287,14 +288,15 @@ def test_a_missing_item_is_a_404_page_with_the_layout(browser: Browser) -> None:
 
 
 def test_the_item_page_shows_where_the_item_stands_and_offers_to_renew_it(
-    browser: Browser, api: Api
+    browser: Browser, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    due = (today_in("UTC") - dt.timedelta(days=3)).isoformat()
-    item = api.post("/api/v1/items", json={**VALID_ITEM, "due_date": due}).json
+    monkeypatch.setattr(status, "utc_now",
+                        lambda: dt.datetime(2027, 3, 10, 12, 0, tzinfo=dt.timezone.utc))
+    item = api.post("/api/v1/items", json={**VALID_ITEM, "due_date": "2027-03-07"}).json
     page = browser.get(f"/items/{item['id']}")
     summary = page.text.split('<div class="item-summary status-in_grace">', 1)[1].split("</div>")[0]
     assert '<span class="badge badge-in_grace">In grace period</span>' in summary
-    assert f"Due {due}" in summary
+    assert 'Due <time datetime="2027-03-07">Mar 7, 2027</time>' in summary
     assert "in grace: 27 days left before recycling" in summary
     assert f'href="/items/{item["id"]}/renew"' in summary
     assert 'href="#renewals"' in summary

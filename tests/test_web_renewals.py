@@ -25,6 +25,9 @@ NOON = dt.datetime(2027, 1, 19, 12, 0, tzinfo=dt.timezone.utc)
 TODAY = "2027-01-19"
 # VALID_ITEM is due 2027-03-31 every 3 months on schedule, at 300.00 RUB.
 NEXT_DUE = "2027-06-30"
+# The same days as an English page shows them.
+TODAY_SHOWN = "Jan 19, 2027"
+NEXT_DUE_SHOWN = "Jun 30, 2027"
 
 
 @pytest.fixture(autouse=True)
@@ -68,11 +71,16 @@ def tap_renewed(browser: Browser, item_id: int) -> Page:
     return browser.submit("/", action=renew_url(item_id))
 
 
+def shown(html: str) -> str:
+    """What a reader sees of some HTML: its text without the tags, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
 def history_rows(page: Page) -> list[str]:
     """Each history entry of an item page as one line of text."""
     section = page.text.split('id="renewals"', 1)[1]
     entries = re.findall(r'<li class="renewal">(.*?)</li>', section, re.S)
-    return [" ".join(re.sub(r"<[^>]+>", " ", entry).split()) for entry in entries]
+    return [shown(entry) for entry in entries]
 
 
 # One tap from the list
@@ -91,9 +99,9 @@ def test_one_tap_renews_a_repeating_item_at_its_usual_price(
         TODAY, 1, "300.00", "RUB", "2027-03-31", NEXT_DUE)
     listing = browser.get("/")
     [flash] = listing.flashes()
-    assert flash.startswith(f"MTS Russia renewed: next due {NEXT_DUE} <a ")
+    assert flash.startswith(f"MTS Russia renewed: next due {NEXT_DUE_SHOWN} <a ")
     assert f'href="{undo_url(item["id"])}"' in flash and ">Undo</a>" in flash
-    assert "Last renewed 2027-01-19" in listing.text
+    assert f'Last renewed <time datetime="{TODAY}">{TODAY_SHOWN}</time>' in listing.text
     assert browser.get("/").flashes() == [], "the confirmation is shown once"
 
 
@@ -123,7 +131,7 @@ def test_an_item_without_repeat_rule_leads_to_the_form_that_asks_for_the_due_dat
     done = browser.submit(renew_url(item["id"]), {"due_date": "2028-03-31"})
     assert done.status == 302, done.text
     assert stored(api, item["id"])["due_date"] == "2028-03-31"
-    assert "MTS Russia renewed: next due 2028-03-31" in browser.get("/").flashes()[0]
+    assert "MTS Russia renewed: next due Mar 31, 2028" in browser.get("/").flashes()[0]
 
 
 def test_a_one_tap_post_for_an_item_without_repeat_rule_names_the_due_date(
@@ -147,7 +155,7 @@ def test_a_second_tap_from_the_same_page_does_not_renew_twice(
     again = Page(browser.client.post(renew_url(item["id"]), data=sent))
     assert again.status == 409
     assert "was changed elsewhere after this page was opened" in again.text
-    assert f"It is now due {NEXT_DUE}." in again.text
+    assert f"It is now due {NEXT_DUE_SHOWN}." in again.text
     assert len(history(api, item["id"])) == 1
     # The page offers the form on the item as it is now, so sending it renews once more.
     assert Page(browser.client.post(renew_url(item["id"]),
@@ -171,7 +179,8 @@ def test_the_form_starts_with_today_one_period_the_price_and_a_preview(
     }
     assert "× 3 months" in page.text
     assert page.texts["renew-preview"] == \
-        f"Next due date: {NEXT_DUE} (renewed {TODAY}, 1 period)"
+        f"Next due date: {NEXT_DUE_SHOWN} (1 period, renewed {TODAY_SHOWN})"
+    assert f'<time datetime="{NEXT_DUE}">{NEXT_DUE_SHOWN}</time>' in page.text
     assert page.control("renewed_on")["max"] == TODAY
     assert "Repeats every 3 months, counted from the previous due date." in page.text
     for method in ("card", "PayPal", "Alipay", "WeChat Pay", "bank transfer", "cash",
@@ -220,7 +229,8 @@ def test_the_preview_button_shows_the_new_due_date_and_stores_nothing(
     page = browser.submit(renew_url(item["id"]), {"periods": "4", "preview": "1",
                                                   "method": "card"})
     assert page.status == 200, page.text
-    assert page.texts["renew-preview"] == f"Next due date: 2028-03-31 (renewed {TODAY}, 4 periods)"
+    assert page.texts["renew-preview"] == \
+        f"Next due date: Mar 31, 2028 (4 periods, renewed {TODAY_SHOWN})"
     assert page.values()["periods"] == "4"
     assert page.values()["method"] == "card"
     assert history(api, item["id"]) == []
@@ -256,7 +266,7 @@ BAD_INPUTS = [
     Bad("renewed-on-future", {"renewed_on": "2027-01-20"}, "renewed_on",
         "cannot be in the future"),
     Bad("due-date-same", {"due_date": "2027-03-31"}, "due_date",
-        "must be after the current due date 2027-03-31"),
+        "must be after the current due date Mar 31, 2027"),
     Bad("due-date-earlier", {"due_date": "2027-01-01"}, "due_date",
         "must be after the current due date"),
     Bad("due-date-impossible", {"due_date": "2027-02-29"}, "due_date",
@@ -301,9 +311,9 @@ def test_the_item_page_shows_the_history_newest_first_with_amounts(
     page = browser.get(f"/items/{item['id']}")
     assert page.status == 200
     assert history_rows(page) == [
-        "2027-01-19 600 RUB due 2027-06-30 → 2027-12-31 (2 periods) Alipay · receipt A-42 "
-        "Half a year &lt;at once&gt; Undo this renewal…",
-        "2027-01-05 300.00 RUB due 2027-03-31 → 2027-06-30 card",
+        "Jan 19, 2027 600 RUB due Jun 30, 2027 → Dec 31, 2027 (2 periods) Alipay · "
+        "receipt A-42 Half a year &lt;at once&gt; Undo this renewal…",
+        "Jan 5, 2027 300.00 RUB due Mar 31, 2027 → Jun 30, 2027 card",
     ]
     assert f'href="{undo_url(item["id"])}"' in page.text
     # The edit form is still the page's main form.
@@ -316,15 +326,16 @@ def test_undo_asks_first_then_restores_the_previous_due_date(
     tap_renewed(browser, item["id"])
     confirm = browser.get(undo_url(item["id"]))
     assert confirm.status == 200
-    assert (f"Undo the renewal of {TODAY}? The due date goes back to 2027-03-31."
-            in confirm.text)
+    assert (f"Undo the renewal of {TODAY_SHOWN}? The due date goes back to Mar 31, 2027."
+            in shown(confirm.text))
+    assert '<time datetime="2027-03-31">Mar 31, 2027</time>' in confirm.text
     assert stored(api, item["id"])["due_date"] == NEXT_DUE, "a GET undoes nothing"
     page = browser.submit(undo_url(item["id"]))
     assert page.status == 302 and page.response.location == "/"
     assert history(api, item["id"]) == []
     assert stored(api, item["id"])["due_date"] == "2027-03-31"
     assert browser.get("/").flashes() == [
-        f"Undid the renewal of {TODAY}: “MTS Russia” is due 2027-03-31 again."]
+        f"Undid the renewal of {TODAY_SHOWN}: “MTS Russia” is due Mar 31, 2027 again."]
 
 
 def test_undo_twice_after_two_renewals_walks_back_exactly(
@@ -559,5 +570,5 @@ def test_the_list_costs_the_same_number_of_queries_for_one_item_or_many(
         tap_renewed(browser, other["id"])
         tap_renewed(browser, other["id"])
     page = browser.get("/")
-    assert page.text.count("Last renewed 2027-01-19") == 7
+    assert page.text.count(f"Last renewed <time datetime=\"{TODAY}\">{TODAY_SHOWN}</time>") == 7
     assert queries_for_the_list() == one

@@ -9,15 +9,17 @@ gets the ``lang`` cookie set by the language switch, else the best match of Acce
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import date, datetime
 
+from babel.dates import get_datetime_format
 from flask import Flask, request
-from flask_babel import (Babel, format_date, get_locale, get_translations, gettext, lazy_gettext,
-                         ngettext)
+from flask_babel import (Babel, format_date, format_time, get_locale, get_translations, gettext,
+                         lazy_gettext, ngettext)
 from flask_login import current_user
+from markupsafe import Markup
 
 __all__ = ["gettext", "ngettext", "lazy_gettext", "_", "N_", "install", "page_locale",
-           "LANG_COOKIE", "BABEL_LOCALES"]
+           "format_day", "format_timestamp", "time_element", "LANG_COOKIE", "BABEL_LOCALES"]
 
 _ = gettext
 
@@ -52,14 +54,39 @@ def _select_locale() -> str:
     return BABEL_LOCALES.get(page_locale(), "en")
 
 
-def format_day(value: date) -> str:
-    """A date in the reader's convention: "2026年12月5日" in Chinese; ISO 8601 in English.
+def _select_timezone() -> str | None:
+    # Timestamps are shown in the account's zone; a visitor gets Flask-Babel's default (UTC).
+    if current_user and current_user.is_authenticated:
+        return current_user.user.timezone  # type: ignore[no-any-return]
+    return None
 
-    English pages keep YYYY-MM-DD, the form the date inputs and the API use.
+
+def format_day(value: date) -> str:
+    """A date in the reader's convention: "Dec 5, 2026" in English, "2026年12月5日" in Chinese.
+
+    Only what is read changes: date inputs, ``<time datetime>``, the API, CSV files and
+    calendars keep ISO 8601.
     """
-    if str(get_locale()) == "en":
-        return value.isoformat()
-    return format_date(value, "long")
+    return format_date(value, "medium")
+
+
+def format_timestamp(value: datetime) -> str:
+    """A moment in the reader's convention and time zone, to the minute.
+
+    "Dec 5, 2026, 3:04 PM" in English, "2026年12月5日 15:04" in Chinese: the locale's
+    medium date joined to its short time the way the locale joins them.
+    """
+    joined = get_datetime_format("medium", locale=get_locale())
+    return str(joined).replace("{0}", format_time(value, "short")).replace(
+        "{1}", format_date(value, "medium"))
+
+
+def time_element(value: date) -> Markup:
+    """A date or moment as ``<time>``: ISO 8601 for machines, the reader's convention inside."""
+    if isinstance(value, datetime):
+        return Markup('<time datetime="{}">{}</time>').format(
+            value.isoformat(timespec="seconds"), format_timestamp(value))
+    return Markup('<time datetime="{}">{}</time>').format(value.isoformat(), format_day(value))
 
 
 def html_lang() -> str:
@@ -77,12 +104,12 @@ def _template_ngettext(singular: str, plural: str, num: int) -> str:
 
 
 def install(app: Flask) -> None:
-    """Set up Flask-Babel and give templates ``_``, ``gettext``, ``ngettext`` and ``day``."""
+    """Set up Flask-Babel and give templates ``_``, ``gettext``, ``ngettext`` and ``time``."""
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
-    Babel(app, locale_selector=_select_locale)
+    Babel(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         _template_gettext, _template_ngettext, newstyle=True)
-    app.jinja_env.filters["day"] = format_day
+    app.jinja_env.filters["time"] = time_element
     app.jinja_env.globals["html_lang"] = html_lang

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
@@ -20,12 +22,21 @@ def problem_texts(result: imports.ImportResult) -> list[dict[str, object]]:
             for problem in result.problems]
 
 
+def preview_rows(result: imports.ImportResult) -> list[dict[str, object]]:
+    """The rows ready to import as the preview shows them, each due date as a date."""
+    # Rows are only ready once every due date passed validation, so each one parses.
+    return [{"row": row, "title": data["title"],
+             "due_date": dt.date.fromisoformat(data["due_date"]),
+             "provider": data.get("provider", ""), "country": data.get("country", "")}
+            for row, data in result.rows]
+
+
 def _render(result: imports.ImportResult | None = None, csv_text: str = "",
             status: int = 200, message: str | None = None) -> Page:
     return render_template(
         "imports/import.html", columns=imports.COLUMNS, max_rows=imports.MAX_ROWS,
-        max_kb=imports.MAX_BYTES // 1024, result=result, csv_text=csv_text,
-        problems=problem_texts(result) if result else [], message=message,
+        max_kb=imports.MAX_BYTES // 1024, rows=preview_rows(result) if result else [],
+        csv_text=csv_text, problems=problem_texts(result) if result else [], message=message,
     ), status
 
 

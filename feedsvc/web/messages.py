@@ -3,16 +3,18 @@
 Domain code (schemas, accounts, renewals) and pydantic speak English, which the JSON API
 answers with. The pages pass those messages through ``translate``: a fixed message is looked
 up in the catalog as it is; one with values in it is matched against a pattern and its
-values put back into the translated text. ``N_`` marks each msgid for extraction.
+values put back into the translated text, dates in the reader's convention (in English
+too). ``N_`` marks each msgid for extraction.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask_babel import get_locale
 
-from feedsvc.web.i18n import N_, gettext
+from feedsvc.web.i18n import N_, format_day, gettext
 
 # Messages without values, exactly as the domain code or pydantic words them.
 FIXED = (
@@ -80,18 +82,33 @@ PATTERNS = (
 )
 _COMPILED = tuple((re.compile(pattern + r"\Z"), msgid) for pattern, msgid in PATTERNS)
 _FIXED = frozenset(FIXED)
+# The values above that are dates the domain wrote in ISO 8601 ("%(value)s" is what was typed).
+DATE_VALUES = frozenset({"date", "first", "last"})
+
+
+def _shown(name: str, value: str) -> str:
+    """A value as the reader should see it: a date in their convention, anything else as is."""
+    if name not in DATE_VALUES:
+        return value
+    try:
+        return format_day(dt.date.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 def translate(message: str) -> str:
     """The message in the reader's language; an unknown message stays as it is."""
-    if str(get_locale()) == "en":
-        return message
+    english = str(get_locale()) == "en"
     if message in _FIXED:
-        return gettext(message)
+        return message if english else gettext(message)
     for pattern, msgid in _COMPILED:
         match = pattern.match(message)
-        if match:
-            return gettext(msgid, **match.groupdict())
+        if match is None:
+            continue
+        values = match.groupdict()
+        if english and not DATE_VALUES & values.keys():
+            return message  # English pages keep the wording the API answers with
+        return gettext(msgid, **{name: _shown(name, value) for name, value in values.items()})
     return message
 
 

@@ -28,7 +28,7 @@ from feedsvc.web.forms import (
     renewal_input,
     renewal_values,
 )
-from feedsvc.web.i18n import _, ngettext
+from feedsvc.web.i18n import _, format_day, ngettext
 from feedsvc.web.items import standing
 
 
@@ -101,14 +101,14 @@ def _changed_elsewhere(item: Item, today: dt.date) -> Page:
     return _render(item, values, status=409, message=_(
         "“%(title)s” was changed elsewhere after this page was opened (was it just renewed?), "
         "so nothing was recorded. It is now due %(due)s. Check the form and send it again "
-        "if you still want to renew it.", title=item.title, due=item.due_date.isoformat()))
+        "if you still want to renew it.", title=item.title, due=format_day(item.due_date)))
 
 
 def _undo_offer(item: Item) -> Markup:
     """The confirmation after a renewal, with an Undo button in the message itself."""
     return Markup('{text} <a class="button button-small flash-action" href="{url}">{undo}</a>'
                   ).format(text=_("%(title)s renewed: next due %(due)s", title=item.title,
-                                  due=item.due_date.isoformat()),
+                                  due=format_day(item.due_date)),
                            url=url_for("web.undo_renewal", item_id=item.id), undo=_("Undo"))
 
 
@@ -206,6 +206,6 @@ def undo_renewal_confirmed(item_id: int) -> Page:
             "“%(title)s” was changed elsewhere at the same moment, so nothing was undone. "
             "Check it and confirm again.", title=item.title))
     flash(_("Undid the renewal of %(renewed_on)s: “%(title)s” is due %(due)s again.",
-            renewed_on=renewed_on.isoformat(), title=item.title,
-            due=item.due_date.isoformat()), "success")
+            renewed_on=format_day(renewed_on), title=item.title,
+            due=format_day(item.due_date)), "success")
     return redirect(url_for("web.index"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
@@ -19,13 +17,7 @@ MAX_NAME_LENGTH = 100
 
 def _render(new_token: str | None = None, values: dict[str, str] | None = None,
             errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    user = signed_in_user()
-    zone = ZoneInfo(user.timezone)
-    tokens = [
-        {"id": token.id, "name": token.name, "prefix": token.prefix,
-         "created": token.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")}
-        for token in accounts.list_api_tokens(get_session(), user)
-    ]
+    tokens = accounts.list_api_tokens(get_session(), signed_in_user())
     response = Response(render_template(
         "settings/tokens.html", tokens=tokens, new_token=new_token,
         values=values or {"name": ""}, errors=errors or {},
