@@ -102,8 +102,8 @@ class FeedFastPath:
             if body is None:
                 return None
             self.memo.put(url, etag, body)
-        elif kept is not None and kept[0] == etag:
-            body = kept[1]
+        elif kept is not None and kept.etag == etag:
+            body = kept.body
         else:
             # The feed changed since this worker last served it: read the new body.
             entry = self._fresh(environ, token, variant, "gzip" if compressed else "body")
@@ -132,9 +132,13 @@ class FeedFastPath:
             raise
         finally:
             connection.close()
-        if probe is None or probe.cached is None:
-            return None
-        return probe.fresh(probe.key(variant, self._base_url(environ), today_in(probe.timezone)))
+        fresh = None
+        if probe is not None and probe.cached is not None:
+            fresh = probe.fresh(probe.key(variant, self._base_url(environ),
+                                          today_in(probe.timezone)))
+        if fresh is None:
+            environ[feedcache.STALE_PROBE] = ((token, variant), probe)
+        return fresh
 
     def _base_url(self, environ: dict[str, Any]) -> str:
         # As ``public_base_url`` computes it inside a request.

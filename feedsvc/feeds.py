@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from feedsvc import ics
@@ -153,13 +153,18 @@ def delete_feed(session: Session, feed: Feed) -> None:
     session.flush()
 
 
+# The feed path's statements are built once: building a select (and its cache key) costs
+# more than SQLite takes to run it, and a cold feed request runs several.
+_FEED_BY_TOKEN = (select(Feed).where(Feed.token_hash == bindparam("token_hash"))
+                  .options(joinedload(Feed.user)))
+
+
 def feed_for_token(session: Session, token: str) -> Feed:
     """The live feed behind a URL token; ``Gone`` when retired, ``NotFound`` when unknown."""
     if len(token) != TOKEN_LENGTH:
         raise NotFound("No such calendar.")
     token_hash = hash_token(token)
-    feed = session.scalar(select(Feed).where(Feed.token_hash == token_hash)
-                          .options(joinedload(Feed.user)))
+    feed = session.scalar(_FEED_BY_TOKEN, {"token_hash": token_hash})
     if feed is not None:
         return feed
     if session.get(RetiredFeedToken, token_hash) is not None:
@@ -184,12 +189,39 @@ def _renewal_view(renewal: Any) -> ics.RenewalView:
                            reference=renewal.reference, note=renewal.note)
 
 
-def _items_shown(feed: Feed, user: User, *columns: Any) -> Any:
-    """The items a feed shows, in calendar order."""
-    query = select(*columns).where(Item.user_id == user.id, Item.archived.is_(False))
-    if feed.categories is not None:
-        query = query.where(Item.category.in_(feed.categories))
+def _items_shown(*columns: Any, only: bool = False, categories: bool = False) -> Any:
+    """The items a feed shows, in calendar order (bound: user_id, categories, only)."""
+    query = select(*columns).where(Item.user_id == bindparam("user_id"),
+                                   Item.archived.is_(False))
+    if categories:
+        query = query.where(Item.category.in_(bindparam("categories", expanding=True)))
+    if only:
+        query = query.where(Item.id.in_(bindparam("only", expanding=True)))
     return query.order_by(Item.due_date, Item.id)
+
+
+def _renewals_shown(only: bool) -> Any:
+    """Each item's latest renewal and those after ``since``, in one statement."""
+    mine = Renewal.item_id.in_(bindparam("only", expanding=True)) if only \
+        else Item.user_id == bindparam("user_id")
+    latest_ids = select(func.max(Renewal.id)).join(Item).where(mine).group_by(Renewal.item_id)
+    return (select(*_RENEWAL_COLUMNS).join(Item)
+            .where(mine, or_(Renewal.id.in_(latest_ids), Renewal.renewed_on > bindparam("since")))
+            .order_by(Renewal.renewed_on, Renewal.id))
+
+
+_OUTLINE = {categories: _items_shown(Item.id, Item.version, Item.updated_at,
+                                     categories=categories) for categories in (False, True)}
+_ITEMS = {(only, categories): _items_shown(*_ITEM_COLUMNS, only=only, categories=categories)
+          for only in (False, True) for categories in (False, True)}
+_RENEWALS = {only: _renewals_shown(only) for only in (False, True)}
+
+
+def _shown_params(feed: Feed, user: User) -> dict[str, Any]:
+    params: dict[str, Any] = {"user_id": user.id}
+    if feed.categories is not None:
+        params["categories"] = list(feed.categories)
+    return params
 
 
 @dataclass(frozen=True)
@@ -207,8 +239,8 @@ class Outline:
 
 def feed_outline(session: Session, feed: Feed, user: User) -> Outline:
     """The feed's items as (id, version) in calendar order: one query on small columns."""
-    rows = session.connection().execute(
-        _items_shown(feed, user, Item.id, Item.version, Item.updated_at)).all()
+    rows = session.connection().execute(_OUTLINE[feed.categories is not None],
+                                        _shown_params(feed, user)).all()
     return Outline(items=tuple((row.id, row.version) for row in rows),
                    changed=max((row.updated_at for row in rows), default=None))
 
@@ -235,33 +267,30 @@ def feed_view(
     outline: Outline | None = None,
     only: frozenset[int] | None = None,
 ) -> ics.FeedView:
-    """Everything the calendar needs, in three queries whatever the number of items.
+    """Everything the calendar needs, in two queries whatever the number of items.
 
     With ``only``, just those items are read (the calendar's other items come from an
     earlier build), and ``outline`` gives the feed's latest change.
     """
     connection = session.connection()
+    params = _shown_params(feed, user)
+    if only is not None:
+        params["only"] = sorted(only)
     found: list[Any] = []
     if only is None or only:
-        query = _items_shown(feed, user, *_ITEM_COLUMNS)
-        if only is not None:
-            query = query.where(Item.id.in_(only))
-        found = list(connection.execute(query).all())
+        found = list(connection.execute(
+            _ITEMS[only is not None, feed.categories is not None], params).all())
 
     latest: dict[int, ics.RenewalView] = {}
     recent: dict[int, list[ics.RenewalView]] = {}
     if found:
-        mine = Item.user_id == user.id if only is None else Renewal.item_id.in_(only)
-        latest_ids = (select(func.max(Renewal.id)).join(Item).where(mine)
-                      .group_by(Renewal.item_id))
-        for renewal in connection.execute(
-                select(*_RENEWAL_COLUMNS).where(Renewal.id.in_(latest_ids))):
-            latest[renewal.item_id] = _renewal_view(renewal)
         since = recent_since(today)
-        for renewal in connection.execute(
-                select(*_RENEWAL_COLUMNS).join(Item).where(mine, Renewal.renewed_on > since)
-                .order_by(Renewal.renewed_on, Renewal.id)):
-            recent.setdefault(renewal.item_id, []).append(_renewal_view(renewal))
+        for row in connection.execute(_RENEWALS[only is not None], {**params, "since": since}):
+            renewal = _renewal_view(row)
+            if renewal.id > getattr(latest.get(row.item_id), "id", 0):
+                latest[row.item_id] = renewal
+            if renewal.renewed_on > since:
+                recent.setdefault(row.item_id, []).append(renewal)
 
     base = base_url.rstrip("/")
     settings_changed = max(user.updated_at, feed.updated_at)

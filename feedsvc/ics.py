@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from icalendar import Alarm, Calendar, Event, vDuration, vText
+from icalendar import Alarm, Calendar, Event, vDatetime, vDuration, vText
 
 PRODID = "-//feedsvc//Renewal deadlines//EN"
 UID_DOMAIN = "feedsvc"
@@ -382,23 +383,48 @@ def calendar_name(feed: FeedView) -> str:
     return clean_line(feed.name)
 
 
-def _calendar_head(feed: FeedView) -> bytes:
+def _serialise_head(name: str, locale: str, timezone: str, last_modified: dt.datetime) -> bytes:
+    """The calendar's own properties, before its first event."""
     calendar = Calendar.new(
         prodid=PRODID,
         calscale="GREGORIAN",
         method="PUBLISH",
-        name=_Text(calendar_name(feed)),
-        description=_Text(text(feed.locale, "calendar_description")),
-        last_modified=feed.last_modified,
+        name=_Text(name),
+        description=_Text(text(locale, "calendar_description")),
+        last_modified=last_modified,
     )
     # Calendar.new() adds a random UID, which would change every build and, worse, make
     # vdirsyncer file every event under that one UID.
     calendar.pop("UID", None)
     # RFC 7986 wants the parameter, which icalendar leaves out for a duration.
     calendar.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
-    calendar.add("x-wr-timezone", _Text(clean_line(feed.timezone)))
+    calendar.add("x-wr-timezone", _Text(clean_line(timezone)))
     calendar.add("x-published-ttl", vDuration(REFRESH))
     return calendar.to_ical().removesuffix(_END)
+
+
+_HEAD_PLACEHOLDER = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _last_modified_line(value: dt.datetime) -> bytes:
+    return b"\r\nLAST-MODIFIED:" + vDatetime(value).to_ical() + b"\r\n"
+
+
+@functools.lru_cache(maxsize=1024)
+def _head_around_last_modified(name: str, locale: str, timezone: str) -> tuple[bytes, bytes]:
+    """The head serialised once per name, language and zone, split at its LAST-MODIFIED line.
+
+    Only LAST-MODIFIED changes from one build of a feed to the next, and serialising the
+    head anew costs as much as an item's events; the line is short, so never folded.
+    """
+    head = _serialise_head(name, locale, timezone, _HEAD_PLACEHOLDER)
+    before, after = head.split(_last_modified_line(_HEAD_PLACEHOLDER))
+    return before, after
+
+
+def _calendar_head(feed: FeedView) -> bytes:
+    before, after = _head_around_last_modified(calendar_name(feed), feed.locale, feed.timezone)
+    return before + _last_modified_line(feed.last_modified) + after
 
 
 def build_calendar(feed: FeedView, events: EventCache | None = None) -> bytes:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy
 from flask import Flask, request_started
 from werkzeug.test import Client
 
@@ -142,6 +143,61 @@ def test_a_worker_that_never_served_the_feed_reads_the_body_in_the_same_query(
     assert len(seen) == 2 and "feed_cache.body" in seen[0] and "feed_cache.body" not in seen[1]
 
 
+def test_the_memo_keeps_where_the_events_sit_when_the_same_body_comes_again() -> None:
+    memo = feedcache.BodyMemo(limit=100)
+    memo.put(("a", "ics", False), "1", b"x" * 40, (("d", 0, 40),))
+    memo.put(("a", "ics", False), "1", b"x" * 40)  # served again, by the warm path
+    assert memo.get(("a", "ics", False)) == ("1", b"x" * 40, (("d", 0, 40),))
+    memo.put(("a", "ics", False), "2", b"y" * 40)  # another body: its parts are unknown
+    assert memo.get(("a", "ics", False)) == ("2", b"y" * 40, ())
+
+
+def cold_statements(app: Flask, api: Api, path: str, item: int) -> tuple[Any, list[str]]:
+    """The statements of the feed request right after an edit, warm path and route together."""
+    assert api.patch(f"/api/v1/items/{item}", json={"notes": "Changed."}).status_code == 200
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            seen.append(statement)
+
+    engine = get_engine(app)
+    sqlalchemy.event.listen(engine, "before_cursor_execute", record)
+    feedcache.statement_listeners.append(seen.append)
+    try:
+        response = api.client.get(path)
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", record)
+        feedcache.statement_listeners.remove(seen.append)
+    assert response.status_code == 200
+    return response, seen
+
+
+def test_the_route_builds_on_the_warm_paths_probe_without_asking_again(
+        app: Flask, api: Api, feed: dict[str, Any], route_only: Client) -> None:
+    path = paths(feed)["feed"]
+    item = api.get("/api/v1/items").json["items"][0]["id"]
+    api.client.get(path)
+    response, seen = cold_statements(app, api, path, item)
+    probes = [sql for sql in seen if "feed_cache.etag" in sql]
+    assert len(probes) == 1, "one probe: the warm path's"
+    assert not any("FROM feed_cache" in sql and "feed_cache.parts" in sql for sql in seen), \
+        "this worker built the previous entry: its events come from the memo"
+    assert response.data == route_only.get(path).data
+
+
+def test_a_worker_that_did_not_build_the_previous_entry_reads_its_events(
+        app: Flask, api: Api, feed: dict[str, Any], route_only: Client) -> None:
+    path = paths(feed)["feed"]
+    item = api.get("/api/v1/items").json["items"][0]["id"]
+    api.client.get(path)
+    feedcache.memo(app).bodies.clear()  # as in another worker
+    response, seen = cold_statements(app, api, path, item)
+    assert len([sql for sql in seen if "feed_cache.parts" in sql]) == 1
+    feedcache.memo(app).bodies.clear()
+    assert response.data == route_only.get(path).data
+
+
 WRITES = {
     "edit": lambda api, item: api.patch(f"/api/v1/items/{item}", json={"notes": "Changed."}),
     "renew": lambda api, item: api.post(f"/api/v1/items/{item}/renewals", json={}),
@@ -244,11 +300,11 @@ def test_the_memo_drops_the_least_recently_used_bodies_beyond_its_limit() -> Non
     memo = feedcache.BodyMemo(limit=100)
     memo.put(("a", "ics", False), "1", b"x" * 40)
     memo.put(("b", "ics", False), "2", b"y" * 40)
-    assert memo.get(("a", "ics", False)) == ("1", b"x" * 40)  # "a" is now the most recent
+    assert memo.get(("a", "ics", False)) == ("1", b"x" * 40, ())  # "a" is now the most recent
     memo.put(("c", "ics", False), "3", b"z" * 40)
     assert memo.get(("b", "ics", False)) is None
     assert memo.get(("a", "ics", False)) is not None and memo.size == 80
     memo.put(("a", "ics", False), "4", b"w" * 10)  # replaced, not added
-    assert memo.get(("a", "ics", False)) == ("4", b"w" * 10) and memo.size == 50
+    assert memo.get(("a", "ics", False)) == ("4", b"w" * 10, ()) and memo.size == 50
     memo.put(("d", "ics", False), "5", b"v" * 101)  # larger than the whole memo
     assert memo.get(("d", "ics", False)) is None and memo.size == 50

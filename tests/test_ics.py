@@ -272,6 +272,16 @@ def test_calendar_properties() -> None:
     assert len(names) == len(set(names)), "a calendar property appears twice"
 
 
+@pytest.mark.parametrize("name", ["All renewals", "SIM cards", "保号卡 " * 30, "a;b,c\\d " * 20])
+@pytest.mark.parametrize("locale", ["en", "zh-Hans"])
+@pytest.mark.parametrize("stamp", [STAMP, dt.datetime(2031, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)])
+def test_calendar_head_is_what_icalendar_writes(name: str, locale: str,
+                                                 stamp: dt.datetime) -> None:
+    feed = make_feed(items=(), name=name, locale=locale, last_modified=stamp)
+    expected = ics._serialise_head(ics.calendar_name(feed), locale, feed.timezone, stamp)
+    assert ics.build_calendar(feed) == expected + b"END:VCALENDAR\r\n"
+
+
 def test_empty_feed_is_still_a_valid_calendar() -> None:
     data = ics.build_calendar(make_feed(items=()))
     calendar = icalendar.Calendar.from_ical(data)

@@ -6,7 +6,6 @@ query (``feedcache``): the cached bytes when nothing changed, a 304 when the app
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from flask import Blueprint, Response, current_app, request
@@ -48,29 +47,14 @@ def serve(token: str, reminder_events: bool | None) -> Response:
     """Serve the cached bytes, or build the whole calendar first: never a partial 200."""
     variant = "google" if reminder_events else "ics"
     compressed = request.accept_encodings["gzip"] > 0
-    # A conditional request usually ends in a 304, so the probe leaves the body behind.
-    conditional = bool(request.if_none_match or request.if_modified_since)
-    wanted = None if conditional else "gzip" if compressed else "body"
     try:
         cache = feedcache.store()
-        # The probe needs no ORM session: a bare connection is the cheapest way in.
-        with feedcache.connect(get_engine()) as connection:
-            probe = cache.probe(connection, token, variant, wanted)
-            entry = None
-            if probe is not None:
-                today = today_in(probe.timezone)
-                key = probe.key(variant, public_base_url(), today)
-                entry = probe.fresh(key)
-                if entry is not None and wanted is None and is_resource_modified(
-                        request.environ, etag=etag_of(entry, compressed),
-                        last_modified=entry.last_modified):
-                    entry = cache.load(connection, probe.feed_id, variant, key)
+        probe, entry = _current(cache, token, variant, compressed)
         if probe is None:
             feeds.feed_for_token(get_session(), token)  # raises NotFound or Gone
             raise LookupError("the feed appeared between two queries")
         if entry is None:
-            entry = _build(get_session(), cache, probe, token, reminder_events, variant, key,
-                           today)
+            entry = _build(get_session(), cache, probe, token, reminder_events, variant)
     except FeedsvcError:
         raise
     except Exception:
@@ -81,7 +65,7 @@ def serve(token: str, reminder_events: bool | None) -> Response:
     if body:
         # The warm path can serve the next request for this URL without reading the body.
         feedcache.memo(current_app).put((token, variant, compressed), etag_of(entry, compressed),
-                                        body)
+                                        body, () if compressed else entry.parts)
     response = Response(body or b"", content_type=CONTENT_TYPE)
     if compressed:
         response.headers["Content-Encoding"] = "gzip"
@@ -91,25 +75,52 @@ def serve(token: str, reminder_events: bool | None) -> Response:
     return response.make_conditional(request)
 
 
+def _key(probe: feedcache.Probe, variant: str) -> str:
+    return probe.key(variant, public_base_url(), today_in(probe.timezone))
+
+
+def _current(cache: feedcache.Store, token: str, variant: str,
+             compressed: bool) -> tuple[feedcache.Probe | None, feedcache.Entry | None]:
+    """The feed URL's probe, and its cached entry when current, with what the answer needs."""
+    stale = request.environ.pop(feedcache.STALE_PROBE, None)
+    if stale is not None and stale[0] == (token, variant):
+        # The warm path has just found no current entry: asking again would find the same.
+        return stale[1], None
+    # A conditional request usually ends in a 304, so the probe leaves the body behind.
+    conditional = bool(request.if_none_match or request.if_modified_since)
+    wanted = None if conditional else "gzip" if compressed else "body"
+    # The probe needs no ORM session: a bare connection is the cheapest way in.
+    with feedcache.connect(get_engine()) as connection:
+        probe = cache.probe(connection, token, variant, wanted)
+        if probe is None:
+            return None, None
+        entry = probe.fresh(_key(probe, variant))
+        if entry is not None and wanted is None and is_resource_modified(
+                request.environ, etag=etag_of(entry, compressed),
+                last_modified=entry.last_modified):
+            entry = cache.load(connection, probe.feed_id, variant, entry.key)
+    return probe, entry
+
+
 def etag_of(entry: feedcache.Entry, compressed: bool) -> str:
     # Two encodings are two representations, so each gets its own strong validator.
     return entry.etag + "-gzip" if compressed else entry.etag
 
 
 def _build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, token: str,
-           reminder_events: bool | None, variant: str, key: str,
-           today: dt.date) -> feedcache.Entry:
+           reminder_events: bool | None, variant: str) -> feedcache.Entry:
     """Build the feed, reusing the events of items unchanged since the last build, and store it.
 
     Only the items whose row version (or whose context: settings, date window, code) changed
     since the last build are read in full and serialised; the others' events are copied
-    from the previous entry.
+    from the previous entry, which this worker usually still holds in its memo.
     """
     feed = feeds.feed_for_token(session, token)
     user = feed.user
     base_url = public_base_url()
-    previous = cache.previous(session.connection(), feed.id, variant)
-    known = feedcache.known_events(previous)
+    today = today_in(probe.timezone)
+    key = probe.key(variant, base_url, today)
+    known = _previous_events(session, cache, probe, token, variant)
     outline = feeds.feed_outline(session, feed, user)
     context = feeds.events_context(feed, user, base_url, today, reminder_events)
     order = [(item_id, ics.version_digest(context, item_id, version))
@@ -123,9 +134,10 @@ def _build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, tok
     if not probe.storable(item_id for item_id, _ in outline.items):
         return entry
     try:
-        # The write gets a transaction of its own: on SQLite one that began with reads could
-        # not wait for the write lock once another writer had committed.
-        session.commit()
+        if session.connection().dialect.name == "sqlite":
+            # The write gets a transaction of its own: on SQLite one that began with reads
+            # could not wait for the write lock once another writer had committed.
+            session.commit()
         cache.save(session.connection(), feed.id, variant, entry)
         session.commit()
     except Exception:
@@ -133,3 +145,15 @@ def _build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, tok
         session.rollback()
         log.warning("feed cache could not be written", exc_info=True)
     return entry
+
+
+def _previous_events(session: Session, cache: feedcache.Store, probe: feedcache.Probe,
+                     token: str, variant: str) -> dict[str, bytes]:
+    """The events of the entry the probe found, by digest: from the memo, else the store."""
+    if probe.cached is None:
+        return {}
+    kept = feedcache.memo(current_app).get((token, variant, False))
+    if kept is not None and kept.parts and kept.etag == probe.cached.etag:
+        return feedcache.known_events(kept.body, kept.parts)
+    previous = cache.previous(session.connection(), probe.feed_id, variant)
+    return {} if previous is None else feedcache.known_events(previous.body, previous.parts)
