@@ -399,6 +399,26 @@ def test_werkzeugs_descriptions_are_marked_word_for_word(code: int) -> None:
     assert HTTP_ERRORS[code] == default_exceptions[code].description
 
 
+DEFAULT_NAME = {"en": "All renewals", "zh-Hans": "全部续费"}
+
+
+def test_the_default_calendar_name_reads_in_the_readers_language_and_is_kept_as_stored(
+        reader: Reader) -> None:
+    feed = reader.api.post("/api/v1/feeds", json={"name": "All renewals"}).json
+    name = DEFAULT_NAME[reader.language]
+    page = reader.browser.get("/calendars")
+    assert re.findall(r'<h2 class="calendar-name">(.*?)</h2>', page.text) == [name]
+    assert (reader.language == "en") == ("All renewals" in page.text)
+    for path in (f"/calendars/{feed['id']}/rotate", f"/calendars/{feed['id']}/delete"):
+        assert f"“{name}”" in reader.browser.get(path).text, path
+    edit = f"/calendars/{feed['id']}"
+    assert reader.browser.get(edit).values(edit)["name"] == name
+    saved = reader.browser.submit(edit, action=edit)
+    assert saved.status == 302
+    assert f"“{name}”" in reader.browser.get("/calendars").flashes()[0]
+    assert reader.api.get("/api/v1/feeds").json["feeds"][0]["name"] == "All renewals"
+
+
 # The API answers in English whoever asks, word for word as before.
 
 class ApiCase(NamedTuple):
