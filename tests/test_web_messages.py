@@ -419,6 +419,23 @@ def test_the_default_calendar_name_reads_in_the_readers_language_and_is_kept_as_
     assert reader.api.get("/api/v1/feeds").json["feeds"][0]["name"] == "All renewals"
 
 
+# (code, as an English form proposes it, as a Chinese one does)
+PROPOSED = [("RU", "Russia", "俄罗斯"), ("HK", "Hong Kong SAR China", "中国香港特别行政区"),
+            ("RUB", "Russian Ruble", "俄罗斯卢布"), ("HKD", "Hong Kong Dollar", "港元")]
+
+
+@pytest.mark.parametrize("path", ["/items/new", "/items/{id}", "/items/{id}/renew"])
+def test_the_forms_propose_countries_and_currencies_in_the_readers_language(
+        reader: Reader, path: str) -> None:
+    page = reader.browser.get(path.format(id=create_item(reader)["id"])).text
+    options = dict(re.findall(r'<option value="([A-Z]{2,3})">([^<]*)</option>', page))
+    for code, english, chinese in PROPOSED:
+        if code in options or len(code) == 3:  # the renewal form proposes only currencies
+            assert options[code] == (english if reader.language == "en" else chinese), code
+    if reader.language != "en":  # (a few rare currencies have no Chinese name in CLDR)
+        assert not any(english_words(name) for code, name in options.items() if len(code) == 2)
+
+
 # The API answers in English whoever asks, word for word as before.
 
 class ApiCase(NamedTuple):

@@ -21,7 +21,8 @@ from markupsafe import Markup
 from feedsvc.texts import N_
 
 __all__ = ["gettext", "ngettext", "lazy_gettext", "_", "N_", "install", "page_locale",
-           "format_day", "format_timestamp", "time_element", "LANG_COOKIE", "BABEL_LOCALES"]
+           "format_day", "format_timestamp", "time_element", "LANG_COOKIE", "BABEL_LOCALES",
+           "get_locale"]
 
 _ = gettext
 
