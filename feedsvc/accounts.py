@@ -14,6 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from feedsvc.errors import Conflict, NotFound, ValidationFailed
 from feedsvc.models import ApiToken, Feed, RetiredFeedToken, User, utcnow
 from feedsvc.schemas import DEFAULT_ALARMS, LOCALES, known_timezones
+from feedsvc.texts import N_
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -49,24 +50,22 @@ def check_email(email: str) -> str:
     local, _, domain = email.partition("@")
     if (not local or "." not in domain or not _storable(email) or len(email) > 254 or any(c.isspace() for c in email)
             or domain.startswith(".") or domain.endswith(".")):
-        raise ValidationFailed("Please give a valid e-mail address.",
-                               {"email": "must be an e-mail address such as you@example.com"})
+        raise ValidationFailed(N_("Please give a valid e-mail address."),
+                               {"email": N_("must be an e-mail address such as you@example.com")})
     return email
 
 
 def check_password(password: str) -> None:
     """Refuse passwords that are too short, absurdly long, or not text."""
     if "\x00" in password or not _encodable(password):
-        raise ValidationFailed("The password has characters that cannot be used.",
-                               {"password": "must not contain NUL or invalid characters"})
+        raise ValidationFailed(N_("The password has characters that cannot be used."),
+                               {"password": N_("must not contain NUL or invalid characters")})
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            "The password is too short.",
-            {"password": f"must have at least {MIN_PASSWORD_LENGTH} characters"},
-        )
+        raise ValidationFailed(N_("The password is too short."), {"password": N_(
+            "must have at least %(count)s characters") % {"count": MIN_PASSWORD_LENGTH}})
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationFailed("The password is too long.",
-                               {"password": f"must have at most {MAX_PASSWORD_LENGTH} characters"})
+        raise ValidationFailed(N_("The password is too long."), {"password": N_(
+            "must have at most %(count)s characters") % {"count": MAX_PASSWORD_LENGTH}})
 
 
 def create_user(
@@ -80,12 +79,13 @@ def create_user(
     email = check_email(email)
     check_password(password)
     if timezone not in known_timezones():
-        raise ValidationFailed("Unknown time zone.", {"timezone": "must be an IANA time zone name"})
+        raise ValidationFailed(N_("Unknown time zone."),
+                               {"timezone": N_("must be an IANA time zone name")})
     if locale not in LOCALES:
-        raise ValidationFailed("Unknown language.", {"locale": "must be en or zh-Hans"})
+        raise ValidationFailed(N_("Unknown language."), {"locale": N_("must be en or zh-Hans")})
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise Conflict("An account with this e-mail already exists.",
-                       {"email": "is already registered"})
+        raise Conflict(N_("An account with this e-mail already exists."),
+                       {"email": N_("is already registered")})
     user = User(
         email=email,
         password_hash=generate_password_hash(password, method=PASSWORD_HASH_METHOD),
@@ -100,8 +100,8 @@ def create_user(
     except IntegrityError:
         # Two sign-ups raced for the same address; the unique index decided.
         session.rollback()
-        raise Conflict("An account with this e-mail already exists.",
-                       {"email": "is already registered"}) from None
+        raise Conflict(N_("An account with this e-mail already exists."),
+                       {"email": N_("is already registered")}) from None
     return user
 
 
@@ -126,7 +126,7 @@ def user_by_email(session: Session, email: str) -> User:
     if _storable(email):
         user = session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:
-        raise NotFound(f"No account with the e-mail {email}.")
+        raise NotFound(N_("No account with the e-mail %(email)s."), email=email)
     return user
 
 
@@ -179,7 +179,7 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> None:
                                ApiToken.revoked_at.is_(None))
     )
     if record is None:
-        raise NotFound("No such token.")
+        raise NotFound(N_("No such token."))
     record.revoked_at = utcnow()
 
 
@@ -213,7 +213,7 @@ def end_other_sessions(user: User) -> None:
 
 def _check_current_password(user: User, password: str, field: str) -> None:
     if not _encodable(password) or not check_password_hash(user.password_hash, password):
-        raise ValidationFailed("The password is not correct.", {field: "is not correct"})
+        raise ValidationFailed(N_("The password is not correct."), {field: N_("is not correct")})
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
@@ -222,8 +222,8 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     try:
         check_password(new)
     except ValidationFailed as error:
-        raise ValidationFailed(error.message, {"new_password": error.fields["password"]}) \
-            from None
+        raise ValidationFailed(error.msgid, {"new_password": error.fields["password"]},
+                               **error.values) from None
     user.password_hash = generate_password_hash(new, method=PASSWORD_HASH_METHOD)
     end_other_sessions(user)
     session.flush()

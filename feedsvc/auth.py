@@ -14,9 +14,12 @@ from sqlalchemy import select
 
 from feedsvc.db import get_session
 from feedsvc.models import User
+from feedsvc.texts import N_
 
 login_manager = LoginManager()
 login_manager.login_view = "web.login"
+# Flask-Login's own wording, marked so that the pages can translate it.
+login_manager.login_message = N_("Please log in to access this page.")
 login_manager.session_protection = "basic"
 
 

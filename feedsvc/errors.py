@@ -1,13 +1,15 @@
 """The error table: small typed exceptions, and one place that turns them into responses.
 
-Domain code raises these; the handlers below render them as JSON under ``/api/`` and as
-an HTML page elsewhere. Werkzeug's own HTTP errors (404, 405, 413…) go through the same
-handlers, and anything unexpected becomes a plain 500 without a stack trace.
+Domain code raises these; the handlers below render them as JSON under ``/api/``, in
+English, and as an HTML page elsewhere, in the reader's language (``error.html`` translates).
+Werkzeug's own HTTP errors (404, 405, 413…) go through the same handlers, and anything
+unexpected becomes a plain 500 without a stack trace.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_login import AnonymousUserMixin
@@ -23,17 +25,31 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from feedsvc.texts import N_
+
 log = logging.getLogger(__name__)
 
 
+def _filled(msgid: str, values: Mapping[str, object]) -> str:
+    """The message in English: the msgid with its values in its placeholders."""
+    return msgid % values if values else msgid
+
+
 class FeedsvcError(Exception):
-    """An error with an HTTP status, a message for people and optional per-field messages."""
+    """An error with an HTTP status, a message for people and optional per-field messages.
+
+    ``msgid`` is marked with ``N_`` where the error is raised and ``values`` fill its
+    placeholders: ``message`` is the English the API answers with, and a page translates.
+    """
 
     status = 400
 
-    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, msgid: str, fields: dict[str, str] | None = None,
+                 **values: object) -> None:
+        self.msgid = msgid
+        self.values = values
+        self.message = _filled(msgid, values)
+        super().__init__(self.message)
         self.fields = fields or {}
 
 
@@ -78,10 +94,14 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, message: str, fields: dict[str, str] | None = None) -> Response:
-    """Render an error for the API or for a browser."""
+def error_response(status: int, message: str, fields: dict[str, str] | None = None,
+                   values: Mapping[str, object] | None = None) -> Response:
+    """Render an error: for the API in English, for a browser in the reader's language.
+
+    ``message`` is a msgid (marked with ``N_``), ``values`` fill its placeholders.
+    """
     if wants_json():
-        body: dict[str, object] = {"status": status, "message": message}
+        body: dict[str, object] = {"status": status, "message": _filled(message, values or {})}
         if fields:
             body["fields"] = fields
         response = jsonify({"error": body})
@@ -91,7 +111,8 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
             # what just failed: an error page draws no account menu, so nobody is needed.
             g._login_user = AnonymousUserMixin()
         response = Response(
-            render_template("error.html", status=status, message=message, fields=fields or {}),
+            render_template("error.html", status=status, message=message, values=values or {},
+                            fields=fields or {}),
             mimetype="text/html",
         )
     response.status_code = status
@@ -103,7 +124,9 @@ def error_response(status: int, message: str, fields: dict[str, str] | None = No
 
 
 UNAVAILABLE_RETRY_AFTER = 30
-UNAVAILABLE_MESSAGE = "The service is temporarily unavailable. Please try again in a moment."
+UNAVAILABLE_MESSAGE = N_("The service is temporarily unavailable. Please try again in a moment.")
+CONCURRENT_CHANGE_MESSAGE = N_("Someone changed this at the same time. Reload it and try again.")
+UNEXPECTED_MESSAGE = N_("Something went wrong on our side.")
 
 
 def _retry_after(error: HTTPException) -> int:
@@ -117,11 +140,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(FeedsvcError)
     def handle_feedsvc_error(error: FeedsvcError) -> Response:
-        return error_response(error.status, error.message, error.fields)
+        return error_response(error.status, error.msgid, error.fields, error.values)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException) -> Response:
         status = error.code or 500
+        # Werkzeug's descriptions, and those given to Flask-Limiter, are msgids too.
         response = error_response(status, error.description or error.name)
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
@@ -131,21 +155,19 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(StaleDataError)
     def handle_concurrent_change(error: StaleDataError) -> Response:
-        return error_response(409, "Someone changed this at the same time. "
-                                   "Reload it and try again.")
+        return error_response(409, CONCURRENT_CHANGE_MESSAGE)
 
     @app.errorhandler(DBAPIError)
     def handle_database_error(error: DBAPIError) -> Response:
         if isinstance(error, IntegrityError):
             # A constraint decided between two concurrent writes: the loser may retry.
             log.warning("integrity error: %s", error.orig)
-            return error_response(409, "Someone changed this at the same time. "
-                                       "Reload it and try again.")
+            return error_response(409, CONCURRENT_CHANGE_MESSAGE)
         if isinstance(error, (OperationalError, InterfaceError)) or error.connection_invalidated:
             log.error("database unavailable: %s", error.orig)
             return error_response(503, UNAVAILABLE_MESSAGE)
         log.exception("database error")
-        return error_response(500, "Something went wrong on our side.")
+        return error_response(500, UNEXPECTED_MESSAGE)
 
     @app.errorhandler(DisconnectionError)
     @app.errorhandler(PoolTimeoutError)
@@ -159,10 +181,10 @@ def register(app: Flask) -> None:
         # error here means a stored row that no longer reads as valid (written past the
         # application, or by an older version). Say so plainly; the log has the details.
         log.error("stored data cannot be shown: %s", error)
-        return error_response(503, "Some stored data cannot be shown right now. "
-                                   "Please try again later.")
+        return error_response(503, N_("Some stored data cannot be shown right now. "
+                                      "Please try again later."))
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
         log.exception("unhandled error")
-        return error_response(500, "Something went wrong on our side.")
+        return error_response(500, UNEXPECTED_MESSAGE)

@@ -27,6 +27,7 @@ from feedsvc.items import MAX_ID, effective_alarms
 from feedsvc.models import Feed, Item, Renewal, RetiredFeedToken, User, utcnow
 from feedsvc.renewals import recent_since
 from feedsvc.schemas import FeedFields, validate
+from feedsvc.texts import N_
 
 DEFAULT_FEED_NAME = "All renewals"
 # Token alphabet and length of feed_token(): 43 URL-safe base64 characters.
@@ -111,7 +112,7 @@ def get_feed(session: Session, user: User, feed_id: int) -> Feed:
     if 0 < feed_id <= MAX_ID:
         feed = session.scalar(select(Feed).where(Feed.id == feed_id, Feed.user_id == user.id))
     if feed is None:
-        raise NotFound(f"No feed {feed_id}.")
+        raise NotFound(N_("No feed %(id)s."), id=feed_id)
     return feed
 
 
@@ -162,15 +163,15 @@ _FEED_BY_TOKEN = (select(Feed).where(Feed.token_hash == bindparam("token_hash"))
 def feed_for_token(session: Session, token: str) -> Feed:
     """The live feed behind a URL token; ``Gone`` when retired, ``NotFound`` when unknown."""
     if len(token) != TOKEN_LENGTH:
-        raise NotFound("No such calendar.")
+        raise NotFound(N_("No such calendar."))
     token_hash = hash_token(token)
     feed = session.scalar(_FEED_BY_TOKEN, {"token_hash": token_hash})
     if feed is not None:
         return feed
     if session.get(RetiredFeedToken, token_hash) is not None:
-        raise Gone("This calendar address was replaced or deleted. "
-                   "Subscribe again with the new address.")
-    raise NotFound("No such calendar.")
+        raise Gone(N_("This calendar address was replaced or deleted. "
+                      "Subscribe again with the new address."))
+    raise NotFound(N_("No such calendar."))
 
 
 # What the calendar shows of items and renewals, loaded as plain rows: a feed is built from

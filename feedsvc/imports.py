@@ -15,6 +15,7 @@ from typing import Any
 
 from feedsvc.errors import ValidationFailed
 from feedsvc.schemas import ItemFields, validate
+from feedsvc.texts import N_
 
 # The documented header row, in the order the template uses.
 COLUMNS = (
@@ -35,13 +36,6 @@ EXAMPLE_ROW = {
     "url": "https://mts.ru/", "auto_renew": "no",
 }
 
-
-
-def N_(text: str) -> str:
-    """Mark a message for translation; the web layer translates it when it is shown."""
-    return text
-
-
 _TRUE = {"1", "true", "yes", "y", "是"}
 _FALSE = {"", "0", "false", "no", "n", "否"}
 _INTEGER = re.compile(r"[+-]?\d{1,9}")
@@ -51,8 +45,8 @@ _INTEGER = re.compile(r"[+-]?\d{1,9}")
 class ImportProblem:
     """Something wrong with the file: on a line of it (1 is the header), or 0 for the whole.
 
-    ``field`` is a CSV column (or ``""``), ``message`` an English text with ``%(name)s``
-    placeholders filled from ``values``, ready to be translated.
+    ``field`` is a CSV column (or ``""``); ``message`` is a msgid whose ``%(name)s``
+    placeholders ``values`` fill, or a cell's validation message as the API words it.
     """
 
     row: int

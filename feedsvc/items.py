@@ -12,6 +12,7 @@ from feedsvc.errors import NotFound
 from feedsvc.models import Item, User, utcnow
 from feedsvc.schemas import ItemFields, ItemOut, validate
 from feedsvc.status import item_status
+from feedsvc.texts import N_
 
 # Ids are 32-bit on PostgreSQL; a larger one cannot exist, and must not reach the driver.
 MAX_ID = 2**31 - 1
@@ -30,10 +31,10 @@ def list_items(
 def get_item(session: Session, user: User, item_id: int) -> Item:
     """One of the user's items; another user's item is ``NotFound`` like a missing one."""
     if not 0 < item_id <= MAX_ID:
-        raise NotFound(f"No item {item_id}.")
+        raise NotFound(N_("No item %(id)s."), id=item_id)
     item = session.scalar(select(Item).where(Item.id == item_id, Item.user_id == user.id))
     if item is None:
-        raise NotFound(f"No item {item_id}.")
+        raise NotFound(N_("No item %(id)s."), id=item_id)
     return item
 
 

@@ -16,6 +16,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from feedsvc.accounts import normalise_email
+from feedsvc.texts import N_
 
 LIMITER_KEY = "feedsvc.limiter"
 # Per client address and e-mail: enough for typing mistakes, far too few for guessing.
@@ -61,7 +62,8 @@ def init_app(app: Flask) -> Limiter:
     limiter.init_app(app)
     app.extensions[LIMITER_KEY] = limiter
 
-    too_many_logins = "Too many log-in attempts. Wait a minute and try again."
+    # Flask-Limiter makes each message the description of its 429 error: a msgid for the pages.
+    too_many_logins = N_("Too many log-in attempts. Wait a minute and try again.")
     _limit_view(app, "web.login", limiter.limit(
         LOGIN_LIMIT, key_func=_address_and_email, methods=["POST"],
         error_message=too_many_logins))
@@ -70,10 +72,10 @@ def init_app(app: Flask) -> Limiter:
         error_message=too_many_logins))
     _limit_view(app, "web.signup", limiter.limit(
         SIGNUP_LIMIT, methods=["POST"],
-        error_message="Too many accounts created from this address. Try again later."))
+        error_message=N_("Too many accounts created from this address. Try again later.")))
     feed_limit = limiter.shared_limit(
         FEED_LIMIT, scope="feed", key_func=_feed_token,
-        error_message="This calendar is being fetched too often. Try again in a minute.")
+        error_message=N_("This calendar is being fetched too often. Try again in a minute."))
     for endpoint in ("feed.calendar", "feed.google_calendar"):
         _limit_view(app, endpoint, feed_limit)
     return limiter

@@ -14,6 +14,7 @@ from feedsvc.errors import Conflict, ValidationFailed
 from feedsvc.models import Item, Renewal, User, utcnow
 from feedsvc.repeat import RepeatRule, add_months, next_due
 from feedsvc.schemas import RenewalFields, RenewalOut, validate
+from feedsvc.texts import N_
 
 LATEST_DUE = dt.date(2999, 12, 31)
 SPEND_MONTHS = 12
@@ -26,26 +27,29 @@ def repeat_rule(item: Item) -> RepeatRule | None:
     return RepeatRule(item.repeat_every, item.repeat_unit, item.repeat_from or "schedule")
 
 
-def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"The renewal is not valid: {field} {message}.", {field: message})
+def _invalid(field: str, problem: str) -> ValidationFailed:
+    return ValidationFailed(N_("The renewal is not valid: %(field)s %(problem)s."),
+                            {field: problem}, field=field, problem=problem)
 
 
 def _due_after(item: Item, fields: RenewalFields, renewed_on: dt.date) -> dt.date:
     if fields.due_date is not None:
         if fields.due_date <= item.due_date:
-            raise _invalid("due_date", f"must be after the current due date {item.due_date}")
+            raise _invalid("due_date", N_("must be after the current due date %(date)s")
+                           % {"date": item.due_date})
         due_after = fields.due_date
     else:
         rule = repeat_rule(item)
         if rule is None:
-            raise _invalid("due_date", "is required for an item that does not repeat")
+            raise _invalid("due_date", N_("is required for an item that does not repeat"))
         try:
             due_after = next_due(item.due_date, rule, renewed_on, fields.periods,
                                  item.repeat_anchor)
         except OverflowError:
             due_after = dt.date.max
     if due_after > LATEST_DUE:
-        raise _invalid("periods", f"would move the due date past {LATEST_DUE}")
+        raise _invalid("periods", N_("would move the due date past %(date)s")
+                       % {"date": LATEST_DUE})
     return due_after
 
 
@@ -57,9 +61,9 @@ def _money(item: Item, fields: RenewalFields, given: set[str]) -> tuple[str | No
     if amount is not None and currency is None:
         currency = item.price_currency
         if currency is None:
-            raise _invalid("currency", "is required with an amount")
+            raise _invalid("currency", N_("is required with an amount"))
     if amount is None and currency is not None:
-        raise _invalid("amount", "is required with a currency")
+        raise _invalid("amount", N_("is required with a currency"))
     return amount, currency
 
 
@@ -68,9 +72,9 @@ def renew(session: Session, item: Item, data: Any, today: dt.date) -> Renewal:
     fields = validate(RenewalFields, data)
     renewed_on = fields.renewed_on or today
     if renewed_on > today:
-        raise _invalid("renewed_on", "cannot be in the future")
+        raise _invalid("renewed_on", N_("cannot be in the future"))
     if renewed_on < dt.date(1900, 1, 1):
-        raise _invalid("renewed_on", "is too far in the past")
+        raise _invalid("renewed_on", N_("is too far in the past"))
     due_after = _due_after(item, fields, renewed_on)
     amount, currency = _money(item, fields, fields.model_fields_set)
     renewal = Renewal(
@@ -112,7 +116,7 @@ def undo_latest(session: Session, item: Item) -> Item:
     latest = session.scalar(select(Renewal).where(Renewal.item_id == item.id)
                             .order_by(Renewal.id.desc()).limit(1))
     if latest is None:
-        raise Conflict("There is no renewal to undo.")
+        raise Conflict(N_("There is no renewal to undo."))
     item.due_date = latest.due_before
     item.updated_at = utcnow()
     session.delete(latest)

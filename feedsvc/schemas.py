@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from feedsvc.errors import ValidationFailed
+from feedsvc.texts import N_
 
 CATEGORIES = ("sim", "subscription", "domain", "document", "other")
 LOCALES = ("en", "zh-Hans")
@@ -369,13 +370,15 @@ def field_errors(error: ValidationError) -> dict[str, str]:
 def validate(model: type[Strict], data: Any) -> Any:
     """Validate input against a model, raising ``ValidationFailed`` naming every bad field."""
     if not isinstance(data, dict):
-        raise ValidationFailed("The body must be a JSON object.", {"body": "must be an object"})
+        raise ValidationFailed(N_("The body must be a JSON object."),
+                               {"body": N_("must be an object")})
     try:
         return model.model_validate(data)
     except ValidationError as error:
         fields = field_errors(error)
         names = ", ".join(sorted(fields))
-        raise ValidationFailed(f"Some fields are not valid: {names}.", fields) from None
+        raise ValidationFailed(N_("Some fields are not valid: %(names)s."), fields,
+                               names=names) from None
 
 
 Category = Literal["sim", "subscription", "domain", "document", "other"]

@@ -14,7 +14,8 @@ from werkzeug.wrappers import Response
 
 from feedsvc.errors import error_response
 from feedsvc.models import User
-from feedsvc.web.i18n import _, install
+from feedsvc.web.i18n import N_, install
+from feedsvc.web.messages import translate
 
 bp = Blueprint("web", __name__)
 
@@ -30,12 +31,14 @@ def signed_in_user() -> User:
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
     install(state.app)
+    # error.html shows the message of feedsvc.errors (a msgid and its values) with it.
+    state.app.jinja_env.globals["translate"] = translate
 
 
 @bp.app_errorhandler(CSRFError)
 def csrf_failed(error: CSRFError) -> Response:
     """A missing or stale CSRF token: say so in words, not as Flask-WTF's technical reason."""
-    return error_response(400, _("The form expired; please try again."))
+    return error_response(400, N_("The form expired; please try again."))
 
 
 # The page modules attach their views to ``bp``, so they are imported once it exists.

@@ -90,7 +90,7 @@ def signup() -> Page:
                                     timezone=values["timezone"], locale=values["locale"])
     except Conflict as error:
         return _render_signup(values, translate_fields(error.fields), 409,
-                              translate(error.message))
+                              translate(error.msgid, error.values))
     ensure_default_feed(db, user, current_app.config["SECRET_KEY"])
     db.commit()
     start_session(user)

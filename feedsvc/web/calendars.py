@@ -17,7 +17,7 @@ from flask_login import login_required
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from feedsvc import feeds
+from feedsvc import feeds, ics
 from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
@@ -25,7 +25,7 @@ from feedsvc.models import Feed
 from feedsvc.schemas import CATEGORIES
 from feedsvc.web import Page, bp, signed_in_user
 from feedsvc.web.forms import FormErrors, category_choices, category_names, checked
-from feedsvc.web.i18n import _
+from feedsvc.web.i18n import _, page_locale
 from feedsvc.web.messages import translate
 
 FEED_CONTROLS = ("name", "categories", "reminder_events", "show_numbers")
@@ -52,11 +52,25 @@ def qr_svg(url: str) -> Markup:
                                   svgclass="qr-svg", lineclass="qr-dark"))
 
 
+def shown_name(name: str) -> str:
+    """A feed's name as pages show it: the one every account starts with in the reader's
+    language, in the words its calendar app shows too."""
+    if name == feeds.DEFAULT_FEED_NAME:
+        return ics.text(page_locale(), "default_calendar_name")
+    return name
+
+
+def stored_name(name: str) -> str:
+    """A name sent by the form: the default name, as the form showed it, is kept as stored."""
+    return feeds.DEFAULT_FEED_NAME if name == shown_name(feeds.DEFAULT_FEED_NAME) else name
+
+
 @dataclass(frozen=True)
 class CalendarCard:
     """What the page shows for one feed."""
 
     feed: Feed
+    name: str
     urls: feeds.FeedUrls
     filters: list[str]
     qr: Markup
@@ -79,7 +93,8 @@ def _filters(feed: Feed) -> list[str]:
 
 def _card(feed: Feed) -> CalendarCard:
     urls = feeds.feed_urls(feed, current_app.config["SECRET_KEY"], public_base_url())
-    return CalendarCard(feed=feed, urls=urls, filters=_filters(feed), qr=qr_svg(urls.url))
+    return CalendarCard(feed=feed, name=shown_name(feed.name), urls=urls, filters=_filters(feed),
+                        qr=qr_svg(urls.url))
 
 
 @bp.get("/calendars")
@@ -95,7 +110,7 @@ def _form_input() -> dict[str, Any]:
     """The feed form as the API's feed fields; no category ticked means every category."""
     categories = request.form.getlist("categories")
     return {
-        "name": request.form.get("name", ""),
+        "name": stored_name(request.form.get("name", "")),
         "categories": categories or None,
         "reminder_events": checked(request.form, "reminder_events"),
         "show_numbers": checked(request.form, "show_numbers"),
@@ -103,7 +118,8 @@ def _form_input() -> dict[str, Any]:
 
 
 def _values(data: dict[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {"name": data["name"], "categories": data["categories"] or []}
+    values: dict[str, Any] = {"name": shown_name(data["name"]),
+                              "categories": data["categories"] or []}
     for name in ("reminder_events", "show_numbers"):
         if data[name]:
             values[name] = "on"
@@ -152,7 +168,8 @@ def new_calendar() -> Page:
     except ValidationFailed as error:
         return _render_form(None, _values(data), _errors(error.fields, data), 422)
     db.commit()
-    flash(_("Created the calendar “%(name)s”. Subscribe to it below.", name=feed.name),
+    flash(_("Created the calendar “%(name)s”. Subscribe to it below.",
+            name=shown_name(feed.name)),
           "success")
     return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
 
@@ -172,7 +189,7 @@ def edit_calendar(feed_id: int) -> Page:
     except ValidationFailed as error:
         return _render_form(feed, _values(data), _errors(error.fields, data), 422)
     db.commit()
-    flash(_("Saved the calendar “%(name)s”.", name=feed.name), "success")
+    flash(_("Saved the calendar “%(name)s”.", name=shown_name(feed.name)), "success")
     return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
 
 
@@ -184,11 +201,11 @@ def rotate_calendar(feed_id: int) -> Page:
     db = get_session()
     feed = feeds.get_feed(db, signed_in_user(), feed_id)
     if request.method == "GET":
-        return render_template("calendars/rotate.html", feed=feed)
+        return render_template("calendars/rotate.html", feed=feed, name=shown_name(feed.name))
     feeds.rotate_feed(db, feed, current_app.config["SECRET_KEY"])
     db.commit()
     flash(_("“%(name)s” has a new address. Subscribe to it again in each calendar app.",
-            name=feed.name), "success")
+            name=shown_name(feed.name)), "success")
     return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
 
 
@@ -200,9 +217,9 @@ def delete_calendar(feed_id: int) -> Page:
     db = get_session()
     feed = feeds.get_feed(db, signed_in_user(), feed_id)
     if request.method == "GET":
-        return render_template("calendars/delete.html", feed=feed)
+        return render_template("calendars/delete.html", feed=feed, name=shown_name(feed.name))
     name = feed.name
     feeds.delete_feed(db, feed)
     db.commit()
-    flash(_("Deleted the calendar “%(name)s”.", name=name), "success")
+    flash(_("Deleted the calendar “%(name)s”.", name=shown_name(name)), "success")
     return redirect(url_for("web.calendars"))

@@ -17,6 +17,7 @@ from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_engine, get_session
 from feedsvc.errors import FeedsvcError, Unavailable
 from feedsvc.status import today_in
+from feedsvc.web.i18n import N_
 
 bp = Blueprint("feed", __name__)
 log = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ def serve(token: str, reminder_events: bool | None) -> Response:
         raise
     except Exception:
         log.exception("feed could not be built")
-        raise Unavailable("The calendar is temporarily unavailable; please try again later.") \
-            from None
+        raise Unavailable(
+            N_("The calendar is temporarily unavailable; please try again later.")) from None
     body = entry.body_gzip if compressed else entry.body
     if body:
         # The warm path can serve the next request for this URL without reading the body.

@@ -16,10 +16,11 @@ from functools import lru_cache
 from typing import Any
 
 import pycountry
+from babel import Locale
 
 from feedsvc.models import Item
 from feedsvc.schemas import CATEGORIES, MAX_ALARMS
-from feedsvc.web.i18n import _
+from feedsvc.web.i18n import BABEL_LOCALES, _, get_locale
 from feedsvc.web.messages import translate
 
 Values = dict[str, str]
@@ -297,14 +298,26 @@ def repeat_from_choices() -> list[tuple[str, str]]:
     return [("schedule", _("the previous due date")), ("renewal", _("the day it is renewed"))]
 
 
-@lru_cache(maxsize=1)
 def countries() -> list[tuple[str, str]]:
-    """ISO 3166-1 countries as (code, name), by name."""
-    return sorted(((country.alpha_2, getattr(country, "common_name", country.name))
+    """ISO 3166-1 countries as (code, name in the reader's language), by name."""
+    return _countries(str(get_locale()))
+
+
+def currencies() -> list[tuple[str, str]]:
+    """ISO 4217 currencies as (code, name in the reader's language), by code."""
+    return _currencies(str(get_locale()))
+
+
+# Names from the CLDR data that Babel ships; pycountry's English one where it has none.
+@lru_cache(maxsize=len(BABEL_LOCALES))
+def _countries(locale: str) -> list[tuple[str, str]]:
+    names = Locale.parse(locale).territories
+    return sorted(((country.alpha_2, names.get(country.alpha_2, country.name))
                    for country in pycountry.countries), key=lambda pair: pair[1])
 
 
-@lru_cache(maxsize=1)
-def currencies() -> list[tuple[str, str]]:
-    """ISO 4217 currencies as (code, name), by code."""
-    return sorted((currency.alpha_3, currency.name) for currency in pycountry.currencies)
+@lru_cache(maxsize=len(BABEL_LOCALES))
+def _currencies(locale: str) -> list[tuple[str, str]]:
+    names = Locale.parse(locale).currencies
+    return sorted((currency.alpha_3, names.get(currency.alpha_3, currency.name))
+                  for currency in pycountry.currencies)

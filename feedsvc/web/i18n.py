@@ -18,8 +18,11 @@ from flask_babel import (Babel, format_date, format_time, get_locale, get_transl
 from flask_login import current_user
 from markupsafe import Markup
 
+from feedsvc.texts import N_
+
 __all__ = ["gettext", "ngettext", "lazy_gettext", "_", "N_", "install", "page_locale",
-           "format_day", "format_timestamp", "time_element", "LANG_COOKIE", "BABEL_LOCALES"]
+           "format_day", "format_timestamp", "time_element", "LANG_COOKIE", "BABEL_LOCALES",
+           "get_locale"]
 
 _ = gettext
 
@@ -27,11 +30,6 @@ _ = gettext
 BABEL_LOCALES = {"en": "en", "zh-Hans": "zh_Hans"}
 LANG_COOKIE = "lang"
 TRANSLATIONS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "translations")
-
-
-def N_(text: str) -> str:
-    """Mark ``text`` for extraction without translating it here (it is translated later)."""
-    return text
 
 
 def browser_locale() -> str:
@@ -104,7 +102,10 @@ def _template_ngettext(singular: str, plural: str, num: int) -> str:
 
 
 def install(app: Flask) -> None:
-    """Set up Flask-Babel and give templates ``_``, ``gettext``, ``ngettext`` and ``time``."""
+    """Set up Flask-Babel and give templates ``_``, ``gettext``, ``ngettext`` and ``time``.
+
+    Flask-Login's "please log in" message is translated too, when it is flashed.
+    """
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", TRANSLATIONS)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     Babel(app, locale_selector=_select_locale, timezone_selector=_select_timezone)
@@ -113,3 +114,4 @@ def install(app: Flask) -> None:
         _template_gettext, _template_ngettext, newstyle=True)
     app.jinja_env.filters["time"] = time_element
     app.jinja_env.globals["html_lang"] = html_lang
+    app.login_manager.localize_callback = gettext  # type: ignore[attr-defined]

@@ -13,12 +13,13 @@ from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
 from feedsvc.web import Page, bp, signed_in_user
 from feedsvc.web.i18n import _, ngettext
+from feedsvc.web.messages import translate
 
 
 def problem_texts(result: imports.ImportResult) -> list[dict[str, object]]:
     """The problems of a file in words, one entry per row and field."""
     return [{"row": problem.row, "field": problem.field,
-             "message": _(problem.message, **problem.values)}
+             "message": translate(problem.message, problem.values)}
             for problem in result.problems]
 
 

@@ -37,7 +37,7 @@ from feedsvc.web.forms import (
     repeat_from_choices,
     repeat_unit_choices,
 )
-from feedsvc.web.i18n import _, ngettext
+from feedsvc.web.i18n import N_, _, ngettext
 
 
 def status_labels() -> dict[str, str]:
@@ -285,7 +285,7 @@ def item_calendar(item_id: int) -> Response:
     user = signed_in_user()
     item = items.get_item(db, user, item_id)
     if item.archived:
-        raise NotFound(f"No item {item_id}.")
+        raise NotFound(N_("No item %(id)s."), id=item_id)
     # A feed of the item's category, built like a subscribed one, then narrowed to the item;
     # the events keep the UIDs they have in a subscribed feed.
     feed = SimpleNamespace(id=f"item-{item.id}", name=item.title, categories=[item.category],

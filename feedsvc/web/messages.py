@@ -1,22 +1,27 @@
-"""The domain's validation messages, translated for the web pages.
+"""The domain's messages, translated for the web pages.
 
-Domain code (schemas, accounts, renewals) and pydantic speak English, which the JSON API
-answers with. The pages pass those messages through ``translate``: a fixed message is looked
-up in the catalog as it is; one with values in it is matched against a pattern and its
-values put back into the translated text, dates in the reader's convention (in English
-too). ``N_`` marks each msgid for extraction.
+Domain code, Werkzeug and pydantic speak English, which the JSON API answers with. The pages
+pass those messages through ``translate``. A message the domain raised comes as its msgid
+(marked with ``N_`` where it is raised) with its values. Any other text is looked up in the
+catalog as it is, or, when it has values in it, matched against a pattern whose values are
+put back into the translated text, dates in the reader's convention (in English too).
+Below, ``N_`` marks the texts that are not marked where they are worded: the schemas'
+validators', pydantic's and Werkzeug's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 
+from babel.lists import format_list
 from flask_babel import get_locale
 
 from feedsvc.web.i18n import N_, format_day, gettext
 
-# Messages without values, exactly as the domain code or pydantic words them.
+# Messages without values, exactly as the schemas' validators or pydantic word them: marked
+# here for extraction, as the catalog finds them by their English.
 FIXED = (
     N_("contains characters that are not valid Unicode text"),
     N_("must be one line, without line breaks or control characters"),
@@ -33,17 +38,6 @@ FIXED = (
     N_("must be an IANA time zone name such as Europe/Moscow or Asia/Shanghai"),
     N_("is not a known field"),
     N_("is required"),
-    N_("must be an object"),
-    N_("is required for an item that does not repeat"),
-    N_("is required with an amount"),
-    N_("is required with a currency"),
-    N_("is too far in the past"),
-    N_("must be an e-mail address such as you@example.com"),
-    N_("must not contain NUL or invalid characters"),
-    N_("must be en or zh-Hans"),
-    N_("is not correct"),
-    N_("is already registered"),
-    N_("An account with this e-mail already exists."),
     N_("Input should be a valid integer"),
     N_("Input should be a valid integer, unable to parse string as an integer"),
     N_("Input should be a valid boolean"),
@@ -81,13 +75,22 @@ PATTERNS = (
      N_("must have at least %(count)s entries")),
 )
 _COMPILED = tuple((re.compile(pattern + r"\Z"), msgid) for pattern, msgid in PATTERNS)
-_FIXED = frozenset(FIXED)
 # The values above that are dates the domain wrote in ISO 8601 ("%(value)s" is what was typed).
 DATE_VALUES = frozenset({"date", "first", "last"})
+# Werkzeug's descriptions of the HTTP errors a page can meet, word for word (the API answers
+# with them as they are).
+HTTP_ERRORS = {
+    404: N_("The requested URL was not found on the server. If you entered the URL manually "
+            "please check your spelling and try again."),
+    405: N_("The method is not allowed for the requested URL."),
+    413: N_("The data value transmitted exceeds the capacity limit."),
+}
 
 
 def _shown(name: str, value: str) -> str:
-    """A value as the reader should see it: a date in their convention, anything else as is."""
+    """A value as the reader should see it: a date or a list in their convention, else as is."""
+    if name == "choices":  # pydantic's "'a', 'b' or 'c'"
+        return format_list(re.findall(r"'[^']*'", value), style="or", locale=get_locale())
     if name not in DATE_VALUES:
         return value
     try:
@@ -96,20 +99,25 @@ def _shown(name: str, value: str) -> str:
         return value
 
 
-def translate(message: str) -> str:
-    """The message in the reader's language; an unknown message stays as it is."""
+def translate(message: str, values: Mapping[str, object] | None = None) -> str:
+    """The message in the reader's language; an unknown message stays as it is.
+
+    With ``values``, ``message`` is a msgid and they fill its placeholders; a value that is
+    a message itself (a field's problem) is translated too.
+    """
+    if values:
+        return gettext(message, **{name: translate(value) if isinstance(value, str) else value
+                                   for name, value in values.items()})
     english = str(get_locale()) == "en"
-    if message in _FIXED:
-        return message if english else gettext(message)
     for pattern, msgid in _COMPILED:
         match = pattern.match(message)
         if match is None:
             continue
-        values = match.groupdict()
-        if english and not DATE_VALUES & values.keys():
+        found = match.groupdict()
+        if english and not DATE_VALUES & found.keys():
             return message  # English pages keep the wording the API answers with
-        return gettext(msgid, **{name: _shown(name, value) for name, value in values.items()})
-    return message
+        return gettext(msgid, **{name: _shown(name, value) for name, value in found.items()})
+    return gettext(message)
 
 
 def translate_fields(fields: dict[str, str]) -> dict[str, str]:
