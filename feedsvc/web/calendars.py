@@ -17,7 +17,7 @@ from flask_login import login_required
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from feedsvc import feeds
+from feedsvc import feeds, ics
 from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
@@ -25,7 +25,7 @@ from feedsvc.models import Feed
 from feedsvc.schemas import CATEGORIES
 from feedsvc.web import Page, bp, signed_in_user
 from feedsvc.web.forms import FormErrors, category_choices, category_names, checked
-from feedsvc.web.i18n import _
+from feedsvc.web.i18n import _, html_lang
 from feedsvc.web.messages import translate
 
 FEED_CONTROLS = ("name", "categories", "reminder_events", "show_numbers")
@@ -62,6 +62,15 @@ class CalendarCard:
     qr: Markup
 
 
+@bp.app_template_filter("feed_name")
+def feed_name(feed: Feed) -> str:
+    """The feed's name as pages show it: the one every account starts with in the page's
+    language, as calendar apps see it in the account's (``ics.calendar_name``)."""
+    if feed.name == feeds.DEFAULT_FEED_NAME:
+        return ics.text(html_lang(), "default_calendar_name")
+    return feed.name
+
+
 def _filters(feed: Feed) -> list[str]:
     if feed.categories is None:
         shown = [_("All categories")]
@@ -94,8 +103,13 @@ def calendars() -> Page:
 def _form_input() -> dict[str, Any]:
     """The feed form as the API's feed fields; no category ticked means every category."""
     categories = request.form.getlist("categories")
+    name = request.form.get("name", "")
+    # The first calendar's name as the form shows it (in the page's language) keeps it that
+    # calendar, shown in each reader's language.
+    if name.strip() == ics.text(html_lang(), "default_calendar_name"):
+        name = feeds.DEFAULT_FEED_NAME
     return {
-        "name": request.form.get("name", ""),
+        "name": name,
         "categories": categories or None,
         "reminder_events": checked(request.form, "reminder_events"),
         "show_numbers": checked(request.form, "show_numbers"),
@@ -152,7 +166,7 @@ def new_calendar() -> Page:
     except ValidationFailed as error:
         return _render_form(None, _values(data), _errors(error.fields, data), 422)
     db.commit()
-    flash(_("Created the calendar “%(name)s”. Subscribe to it below.", name=feed.name),
+    flash(_("Created the calendar “%(name)s”. Subscribe to it below.", name=feed_name(feed)),
           "success")
     return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
 
@@ -165,14 +179,14 @@ def edit_calendar(feed_id: int) -> Page:
     db = get_session()
     feed = feeds.get_feed(db, signed_in_user(), feed_id)
     if request.method == "GET":
-        return _render_form(feed, _values(feeds.feed_fields(feed)))
+        return _render_form(feed, _values({**feeds.feed_fields(feed), "name": feed_name(feed)}))
     data = _form_input()
     try:
         feeds.update_feed(db, feed, data)
     except ValidationFailed as error:
         return _render_form(feed, _values(data), _errors(error.fields, data), 422)
     db.commit()
-    flash(_("Saved the calendar “%(name)s”.", name=feed.name), "success")
+    flash(_("Saved the calendar “%(name)s”.", name=feed_name(feed)), "success")
     return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
 
 
@@ -188,7 +202,7 @@ def rotate_calendar(feed_id: int) -> Page:
     feeds.rotate_feed(db, feed, current_app.config["SECRET_KEY"])
     db.commit()
     flash(_("“%(name)s” has a new address. Subscribe to it again in each calendar app.",
-            name=feed.name), "success")
+            name=feed_name(feed)), "success")
     return redirect(url_for("web.calendars", _anchor=f"feed-{feed.id}"))
 
 
@@ -201,7 +215,7 @@ def delete_calendar(feed_id: int) -> Page:
     feed = feeds.get_feed(db, signed_in_user(), feed_id)
     if request.method == "GET":
         return render_template("calendars/delete.html", feed=feed)
-    name = feed.name
+    name = feed_name(feed)
     feeds.delete_feed(db, feed)
     db.commit()
     flash(_("Deleted the calendar “%(name)s”.", name=name), "success")

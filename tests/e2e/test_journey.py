@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from e2e.conftest import PASSWORD, BROWSER_LOCALES, HTML_LANG, LANGUAGES, WIDTHS, PageAudit, Words
+from feedsvc import ics
 from feedsvc.repeat import add_months
 
 pytestmark = pytest.mark.e2e
@@ -62,7 +63,8 @@ def test_first_visit_from_sign_up_to_a_rotated_calendar(new_context: Any, live_s
     assert page.locator("#f-repeat-every").input_value() == "1"
     assert page.locator("#f-repeat-from").input_value() == "schedule"
     assert page.locator("#f-use_default_alarms").is_checked()
-    defaults = t("Your defaults: %(alarms)s.", alarms="; ".join([
+    separator = "；" if lang == "zh" else "; "
+    defaults = t("Your defaults: %(alarms)s.", alarms=separator.join([
         t.n("%(num)d day before at %(at)s", "%(num)d days before at %(at)s", 14, at="09:00"),
         t.n("%(num)d day before at %(at)s", "%(num)d days before at %(at)s", 3, at="09:00"),
         t("on the day at %(at)s", at="09:00")]))
@@ -128,6 +130,8 @@ def test_first_visit_from_sign_up_to_a_rotated_calendar(new_context: Any, live_s
     page.get_by_role("navigation").get_by_role("link", name=t("Calendars")).click()
     page.wait_for_url("/calendars")
     audit.check_layout(page, "journey-calendars")
+    assert page.locator(".calendar-name").first.inner_text() == ics.text(
+        HTML_LANG[lang], "default_calendar_name")
     address = page.locator("textarea.feed-url").first
     old_url = address.input_value()
     assert old_url.startswith(live_server + "/feeds/") and old_url.endswith(".ics")

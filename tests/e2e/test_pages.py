@@ -216,5 +216,7 @@ def test_every_page_is_accessible_and_fits(new_context: Any, axe_source: str, li
 
     page.goto("/items/999999")
     audit.check(page, "error-404")
+    page.goto("/no-such-page")
+    audit.check(page, "error-404-page")
 
     audit.assert_clean()
