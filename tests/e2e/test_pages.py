@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from e2e.conftest import PASSWORD, BROWSER_LOCALES, LANGUAGES, WIDTHS, PageAudit, Words
+from e2e.conftest import BROWSER_LOCALES, LANGUAGES, PASSWORD, WIDTHS, PageAudit, Words
 
 pytestmark = pytest.mark.e2e
 
