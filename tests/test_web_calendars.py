@@ -150,6 +150,17 @@ def post_form(browser: Browser, path: str, data: dict[str, Any]) -> Page:
     return Page(browser.client.post(path, data={**data, "csrf_token": browser.csrf_token()}))
 
 
+def test_the_first_calendar_is_named_in_the_pages_language(browser: Browser, api: Api) -> None:
+    assert api.patch("/api/v1/me", json={"locale": "zh-Hans"}).status_code == 200
+    card = only_card(browser.get("/calendars"))
+    assert "全部续费" in cards(browser.get("/calendars"))
+    path = f"/calendars/{card['id']}"
+    assert browser.get(path).values(path)["name"] == "全部续费"
+    assert post_form(browser, path, {"name": "全部续费"}).status == 302
+    [feed] = api.get("/api/v1/feeds").json["feeds"]
+    assert feed["name"] == feeds.DEFAULT_FEED_NAME, "still the calendar named in each language"
+
+
 def test_a_filtered_feed_serves_only_its_categories(browser: Browser, api: Api) -> None:
     for title, category in (("MTS Russia", "sim"), ("example.org", "domain"),
                             ("Netflix", "subscription")):

@@ -37,7 +37,7 @@ from feedsvc.web.forms import (
     repeat_from_choices,
     repeat_unit_choices,
 )
-from feedsvc.web.i18n import N_, _, ngettext
+from feedsvc.web.i18n import N_, _, html_lang, ngettext
 
 
 def status_labels() -> dict[str, str]:
@@ -114,7 +114,8 @@ def alarms_text(alarms: list[dict[str, Any]]) -> str:
         else:
             parts.append(ngettext("%(num)d day before at %(at)s", "%(num)d days before at %(at)s",
                                   alarm["days_before"], at=alarm["at"]))
-    return "; ".join(parts)
+    # Chinese separates such phrases with a full-width semicolon.
+    return ("；" if html_lang() == "zh-Hans" else "; ").join(parts)
 
 
 @dataclass(frozen=True)
