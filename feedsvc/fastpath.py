@@ -8,10 +8,12 @@ warm request would cost more than serving it).
 
 It answers only what it is sure of: a GET or HEAD of a well-formed feed URL whose cached
 entry was built under the key computed now, unconditionally or with validators that match.
-Everything else falls through to the Flask route, unchanged: an unknown, rotated or deleted
-token (404, 410), a stale or missing entry (the route builds it), a conditional request that
-does not match, If-Match or Range headers, and any error (the route answers 503 if the
-database is really down). Both paths compute the same key from the same probe, so they never
+A stale or missing entry it builds first, as the route would (``feed.build``, inside a bare
+request context: a build happens once per change, so it needs no throttle, and Flask's
+hooks would add a tenth to its cost). Everything else falls through to the Flask route,
+unchanged: an unknown, rotated or deleted token (404, 410), a conditional request that does
+not match, If-Match or Range headers, and any error (the route answers 503 if the database
+is really down). Both paths compute the same key from the same probe, so they never
 disagree on whether an entry is fresh; tests/test_fastpath.py compares their answers.
 """
 
@@ -27,9 +29,10 @@ from werkzeug.http import http_date, is_resource_modified, parse_accept_header
 from werkzeug.wrappers import Request
 
 from feedsvc import feedcache
-from feedsvc.db import get_probe_engine
+from feedsvc.db import get_probe_engine, get_session
 from feedsvc.headers import security_headers
 from feedsvc.status import today_in
+from feedsvc.web import feed
 from feedsvc.web.feed import CONTENT_TYPE, FEED_HEADERS, etag_of
 
 log = logging.getLogger(__name__)
@@ -89,24 +92,28 @@ class FeedFastPath:
         url = (token, variant, compressed)
         kept = None if conditional or environ["REQUEST_METHOD"] == "HEAD" else self.memo.get(url)
         wanted = None if conditional or kept is not None else "gzip" if compressed else "body"
-        entry = self._fresh(environ, token, variant, wanted)
-        if entry is None:
+        probe, entry = self._probe(environ, token, variant, wanted)
+        if probe is None:
             return None
+        built = entry is None
+        if entry is None:
+            entry = self._build(environ, token, variant, probe)
         etag = etag_of(entry, compressed)
-        if conditional:
-            if is_resource_modified(environ, etag=etag, last_modified=entry.last_modified):
-                return None  # the route loads the body
+        if conditional and not is_resource_modified(environ, etag=etag,
+                                                    last_modified=entry.last_modified):
             return "304 NOT MODIFIED", [("ETag", f'"{etag}"'), *self.headers_304], b""
-        if wanted is not None:
+        if built or wanted is not None:
             body = entry.body_gzip if compressed else entry.body
             if body is None:
                 return None
             self.memo.put(url, etag, body)
+        elif conditional:
+            return None  # the route loads the body
         elif kept is not None and kept.etag == etag:
             body = kept.body
         else:
             # The feed changed since this worker last served it: read the new body.
-            entry = self._fresh(environ, token, variant, "gzip" if compressed else "body")
+            _, entry = self._probe(environ, token, variant, "gzip" if compressed else "body")
             body = None if entry is None else entry.body_gzip if compressed else entry.body
             if entry is None or body is None:
                 return None
@@ -118,9 +125,9 @@ class FeedFastPath:
             headers.append(("Content-Encoding", "gzip"))
         return "200 OK", headers, body
 
-    def _fresh(self, environ: dict[str, Any], token: str, variant: str,
-               body: str | None) -> feedcache.Entry | None:
-        """The cached entry if it is current (with ``body``: "body", "gzip" or None)."""
+    def _probe(self, environ: dict[str, Any], token: str, variant: str,
+               body: str | None) -> tuple[feedcache.Probe | None, feedcache.Entry | None]:
+        """The URL's probe, and its cached entry if current (with ``body``: "body", "gzip")."""
         engine = get_probe_engine(self.app)
         connection = engine.raw_connection()
         try:
@@ -137,8 +144,16 @@ class FeedFastPath:
             fresh = probe.fresh(probe.key(variant, self._base_url(environ),
                                           today_in(probe.timezone)))
         if fresh is None:
+            # Should anything below fail, the route takes over from this probe.
             environ[feedcache.STALE_PROBE] = ((token, variant), probe)
-        return fresh
+        return probe, fresh
+
+    def _build(self, environ: dict[str, Any], token: str, variant: str,
+               probe: feedcache.Probe) -> feedcache.Entry:
+        """Build the feed as the route would, in a request context of its own."""
+        with self.app.request_context(environ):
+            return feed.build(get_session(), feedcache.store(self.app), probe, token,
+                              True if variant == "google" else None, variant)
 
     def _base_url(self, environ: dict[str, Any]) -> str:
         # As ``public_base_url`` computes it inside a request.

@@ -1,7 +1,9 @@
 """Throttles (Flask-Limiter): log-in and sign-up attempts, and feed requests per feed URL.
 
-The feed throttle counts the requests that reach the feed route: rebuilds, replaced or
-deleted addresses. Requests answered from the cache by ``feedsvc.fastpath`` never get here.
+The feed throttle counts the requests that reach the feed route: unknown, replaced or
+deleted addresses, and requests the warm path leaves to it. Requests ``feedsvc.fastpath``
+answers never get here: from the cache, or after building a changed feed, which happens once
+per change however often the URL is polled.
 
 Counters live in Redis when ``FEEDSVC_REDIS_URL`` is set, so every worker and instance
 shares them; otherwise in each worker's memory. ``FEEDSVC_RATE_LIMITS=off`` turns every

@@ -16,6 +16,7 @@ from conftest import VALID_ITEM, Api
 from feedsvc import fastpath, feedcache, status
 from feedsvc.accounts import hash_token
 from feedsvc.db import get_engine
+from feedsvc.web import feed as feed_views
 
 COMPARED_HEADERS = ("Content-Type", "Content-Length", "Content-Encoding", "ETag",
                     "Last-Modified", "Cache-Control", "Vary", "X-Robots-Tag", "Referrer-Policy",
@@ -173,7 +174,7 @@ def cold_statements(app: Flask, api: Api, path: str, item: int) -> tuple[Any, li
     return response, seen
 
 
-def test_the_route_builds_on_the_warm_paths_probe_without_asking_again(
+def test_a_cold_request_builds_on_its_one_probe(
         app: Flask, api: Api, feed: dict[str, Any], route_only: Client) -> None:
     path = paths(feed)["feed"]
     item = api.get("/api/v1/items").json["items"][0]["id"]
@@ -239,19 +240,73 @@ def test_every_renewal_path_changes_the_probed_state(app: Flask, api: Api, feed:
     assert state() != before
 
 
-def test_a_new_day_is_not_served_from_the_warm_path(
-        monkeypatch: pytest.MonkeyPatch, app: Flask, api: Api, feed: dict[str, Any]) -> None:
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The variants built, by the warm path or the route."""
+    built: list[str] = []
+    original = feed_views.build
+
+    def build(*args: Any, **kwargs: Any) -> feedcache.Entry:
+        built.append(args[5])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(feed_views, "build", build)
+    return built
+
+
+def test_a_new_day_is_built_again_not_served_from_yesterdays_entry(
+        monkeypatch: pytest.MonkeyPatch, app: Flask, api: Api, feed: dict[str, Any],
+        route_only: Client, builds: list[str]) -> None:
     path = paths(feed)["feed"]
     now = dt.datetime(2026, 11, 23, 12, tzinfo=dt.timezone.utc)
     monkeypatch.setattr(status, "utc_now", lambda: now)
     api.client.get(path)
     calls = RouteCalls(app)
     api.client.get(path)
-    assert calls.count == 0
-    # The recent-renewals window moves with the date: the key changes, the route rebuilds.
+    assert builds == ["ics"]
+    # The recent-renewals window moves with the date: the key changes, the feed is rebuilt.
     monkeypatch.setattr(status, "utc_now", lambda: now + dt.timedelta(days=1))
+    fast = api.client.get(path)
+    assert builds == ["ics", "ics"] and calls.count == 0
+    assert fast.data == route_only.get(path).data and len(builds) == 2
+
+
+@pytest.mark.parametrize("which", ["feed", "google"])
+@pytest.mark.parametrize("variant", ["plain", "gzip", "etag stale", "modified since earlier"])
+def test_a_feed_changed_by_an_edit_is_built_without_entering_flask(
+        app: Flask, api: Api, feed: dict[str, Any], route_only: Client, builds: list[str],
+        variant: str, which: str) -> None:
+    path = paths(feed)[which]
     api.client.get(path)
-    assert calls.count == 1
+    item = api.get("/api/v1/items").json["items"][0]["id"]
+    assert api.patch(f"/api/v1/items/{item}", json={"notes": "Changed."}).status_code == 200
+    calls = RouteCalls(app)
+    fast = api.client.get(path, headers=VARIANTS[variant])
+    assert calls.count == 0 and len(builds) == 2
+    slow = route_only.get(path, headers=VARIANTS[variant])
+    assert (fast.status_code, fast.data, headers_of(fast)) == \
+        (slow.status_code, slow.data, headers_of(slow))
+    assert len(builds) == 2, "the route found the warm path's build current"
+
+
+def test_a_build_that_fails_on_the_warm_path_is_left_to_the_route(
+        monkeypatch: pytest.MonkeyPatch, app: Flask, api: Api, feed: dict[str, Any],
+        route_only: Client, caplog: pytest.LogCaptureFixture) -> None:
+    path = paths(feed)["feed"]
+    api.client.get(path)
+    item = api.get("/api/v1/items").json["items"][0]["id"]
+    assert api.patch(f"/api/v1/items/{item}", json={"notes": "Changed."}).status_code == 200
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("the build broke")
+
+    monkeypatch.setattr(fastpath.FeedFastPath, "_build", broken)
+    calls = RouteCalls(app)
+    with caplog.at_level(logging.WARNING, logger="feedsvc.fastpath"):
+        response = api.client.get(path)
+    assert response.status_code == 200 and calls.count == 1
+    assert "the route answers instead" in caplog.text
+    assert response.data == route_only.get(path).data
 
 
 @pytest.mark.parametrize("path", [

@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
+import feedsvc.fastpath
 import feedsvc.web.feed
 from conftest import SECRET_KEY, VALID_ITEM, Api, make_user
 from feedsvc import accounts, feeds, ics, items
@@ -382,6 +383,8 @@ def test_a_broken_session_is_503(monkeypatch: pytest.MonkeyPatch, api: Api,
     def broken_session() -> Any:
         raise OperationalError("connect", {}, Exception("could not connect to server"))
 
+    # Both the warm path, which builds a stale feed itself, and the route lose the session.
+    monkeypatch.setattr(feedsvc.fastpath, "get_session", broken_session)
     monkeypatch.setattr(feedsvc.web.feed, "get_session", broken_session)
     response = api.client.get(path_of(feed["url"]))
     assert response.status_code == 503

@@ -55,7 +55,7 @@ def serve(token: str, reminder_events: bool | None) -> Response:
             feeds.feed_for_token(get_session(), token)  # raises NotFound or Gone
             raise LookupError("the feed appeared between two queries")
         if entry is None:
-            entry = _build(get_session(), cache, probe, token, reminder_events, variant)
+            entry = build(get_session(), cache, probe, token, reminder_events, variant)
     except FeedsvcError:
         raise
     except Exception:
@@ -66,7 +66,7 @@ def serve(token: str, reminder_events: bool | None) -> Response:
     if body:
         # The warm path can serve the next request for this URL without reading the body.
         feedcache.memo(current_app).put((token, variant, compressed), etag_of(entry, compressed),
-                                        body, () if compressed else entry.parts)
+                                        body)
     response = Response(body or b"", content_type=CONTENT_TYPE)
     if compressed:
         response.headers["Content-Encoding"] = "gzip"
@@ -108,9 +108,12 @@ def etag_of(entry: feedcache.Entry, compressed: bool) -> str:
     return entry.etag + "-gzip" if compressed else entry.etag
 
 
-def _build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, token: str,
-           reminder_events: bool | None, variant: str) -> feedcache.Entry:
+def build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, token: str,
+          reminder_events: bool | None, variant: str) -> feedcache.Entry:
     """Build the feed, reusing the events of items unchanged since the last build, and store it.
+
+    Runs in a request context: the route's, or the one ``feedsvc.fastpath`` pushes to build
+    a stale feed without the rest of Flask's request handling.
 
     Only the items whose row version (or whose context: settings, date window, code) changed
     since the last build are read in full and serialised; the others' events are copied
@@ -132,6 +135,8 @@ def _build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, tok
     events = ics.EventCache(known)
     body = ics.assemble_calendar(view, order, events)
     entry = feedcache.new_entry(key, body, view.last_modified, events.parts)
+    # The next build after an edit, in this worker, takes its events from here.
+    feedcache.memo(current_app).put((token, variant, False), entry.etag, body, entry.parts)
     if not probe.storable(item_id for item_id, _ in outline.items):
         return entry
     try:
