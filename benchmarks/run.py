@@ -153,9 +153,14 @@ class Server:
     def rss_mb(self) -> list[float]:
         sizes = []
         for pid in self.workers():
-            status = Path(f"/proc/{pid}/status").read_text()
-            kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-            sizes.append(kb / 1024)
+            # A worker replaced after max_requests may be gone, or a zombie without VmRSS.
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            found = re.search(r"VmRSS:\s+(\d+)", status)
+            if found is not None:
+                sizes.append(int(found.group(1)) / 1024)
         return sizes
 
     def stop(self) -> None:
@@ -317,7 +322,9 @@ def soak_rss(server: Server, base: str, paths_file: Path, seconds: int) -> list[
 
     def sample() -> None:
         while not stop.wait(10):
-            samples.append(max(server.rss_mb()))
+            sizes = server.rss_mb()
+            if sizes:
+                samples.append(max(sizes))
 
     sampler = threading.Thread(target=sample)
     sampler.start()
