@@ -31,13 +31,19 @@ def make_probe_engine(url: str) -> Engine:
     No ping before each checkout and no rollback on return: on PostgreSQL each would be one
     more round trip for a request that is otherwise one. A connection that fails is
     invalidated and the request goes the ordinary way, whose engine pings.
+
+    On PostgreSQL the warm path also builds stale feeds on it, and the only thing it ever
+    writes is the feed cache: an entry lost in a crash is only built again, so its commits
+    do not wait for the disk (``synchronous_commit``), and a later durable commit flushes
+    them anyway, in order.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                pool_reset_on_return=None)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
-    return create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    return create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                         connect_args={"options": "-c synchronous_commit=off"})
 
 
 def _sqlite_begin(connection: Any) -> None:

@@ -87,6 +87,14 @@ class Entry:
     body_gzip: bytes | None = None
     parts: tuple[tuple[str, int, int], ...] = ()
 
+    def events(self) -> dict[str, bytes]:
+        """Each item's serialised events in this entry, by digest (empty without a body)."""
+        if not self.parts:
+            return {}
+        body = self.body if self.body is not None or self.body_gzip is None \
+            else gzip.decompress(self.body_gzip)
+        return known_events(body, self.parts)
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -162,11 +170,14 @@ class DriverConnection:
     def __init__(self, dbapi_connection: Any, dialect: Dialect) -> None:
         self.dbapi_connection = dbapi_connection
         self.dialect = dialect
+        # psycopg: results in binary, so that a body arrives as its bytes rather than as
+        # hex text that the server writes out and the client reads back (twice its size).
+        self.options = {"binary": True} if dialect.name == "postgresql" else {}
 
     def first(self, sql: str, args: Any) -> Any:
         cursor = self.dbapi_connection.cursor()
         try:
-            cursor.execute(sql, args)
+            cursor.execute(sql, args, **self.options)
             row = cursor.fetchone()
         finally:
             cursor.close()
@@ -204,6 +215,13 @@ def _utc(value: Any) -> dt.datetime:
         value = dt.datetime.fromisoformat(value)
     return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None \
         else value.astimezone(dt.timezone.utc)
+
+
+def _parts(value: Any) -> tuple[tuple[str, int, int], ...]:
+    """Stored parts as the driver returns them (SQLite: JSON text) as tuples."""
+    if isinstance(value, (str, bytes)):
+        value = json.loads(value)
+    return tuple((digest, offset, length) for digest, offset, length in value)
 
 
 def _probe_from(row: Any, entry: Entry | None) -> Probe:
@@ -260,12 +278,16 @@ def _upsert(dialect_name: str) -> Any:
 
 
 class DatabaseStore:
-    """Entries in the ``feed_cache`` table: the probe reads state and entry in one query."""
+    """Entries in the ``feed_cache`` table: the probe reads state and entry in one query.
+
+    A probe that reads a body also reads where its events sit: when the entry turns out to
+    be stale, the build takes the unchanged items' events from it instead of reading it again.
+    """
 
     _queries = {
         body: _state_query(FeedCacheEntry.key, FeedCacheEntry.etag,
                            FeedCacheEntry.last_modified,
-                           *([_BODY_COLUMNS[body]] if body else []))
+                           *([_BODY_COLUMNS[body], FeedCacheEntry.parts] if body else []))
         for body in (None, "body", "gzip")
     }
 
@@ -281,7 +303,8 @@ class DatabaseStore:
             entry = Entry(key=row[_STATE_SIZE], etag=row[_STATE_SIZE + 1],
                           last_modified=_utc(row[_STATE_SIZE + 2]),
                           body=content if body == "body" else None,
-                          body_gzip=content if body == "gzip" else None)
+                          body_gzip=content if body == "gzip" else None,
+                          parts=_parts(row[_STATE_SIZE + 4]) if body else ())
         return _probe_from(row, entry)
 
     @staticmethod
@@ -295,7 +318,7 @@ class DatabaseStore:
             return None
         return Entry(key=row.key, etag=row.etag, last_modified=row.last_modified, body=row.body,
                      body_gzip=row.body_gzip if with_gzip else None,
-                     parts=tuple(tuple(p) for p in row.parts))
+                     parts=_parts(row.parts))
 
     def load(self, connection: Connection, feed_id: int, variant: str,
              key: str) -> Entry | None:
@@ -310,6 +333,11 @@ class DatabaseStore:
                   "last_modified": entry.last_modified, "body": entry.body,
                   "body_gzip": entry.body_gzip, "parts": [list(p) for p in entry.parts],
                   "built_at": utcnow()}
+        if connection.dialect.name == "postgresql" and \
+                not connection.connection.driver_connection.autocommit:  # type: ignore[union-attr]
+            # As on the warm path's connections (``db.make_probe_engine``): an entry lost in
+            # a crash is only built again, so this transaction need not wait for the disk.
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
         connection.execute(_upsert(connection.dialect.name), values)
 
 
@@ -335,7 +363,7 @@ class RedisStore:
         row = _first(connection, self._query, {"token_hash": hash_token(token)})
         if row is None:
             return None
-        fields = ["key", "etag", "last_modified", *([body] if body else [])]
+        fields = ["key", "etag", "last_modified", *([body, "parts"] if body else [])]
         found = self.redis.hmget(self._name(row[0], variant), fields)
         entry = None
         if found[0] is not None:
@@ -343,7 +371,8 @@ class RedisStore:
             entry = Entry(key=found[0].decode(), etag=found[1].decode(),
                           last_modified=_utc(found[2].decode()),
                           body=content if body == "body" else None,
-                          body_gzip=content if body == "gzip" else None)
+                          body_gzip=content if body == "gzip" else None,
+                          parts=_parts(found[4]) if body else ())
         return _probe_from(row, entry)
 
     def _read(self, feed_id: int, variant: str) -> Entry | None:
@@ -353,7 +382,7 @@ class RedisStore:
         return Entry(key=found[b"key"].decode(), etag=found[b"etag"].decode(),
                      last_modified=_utc(found[b"last_modified"].decode()),
                      body=found[b"body"], body_gzip=found[b"gzip"],
-                     parts=tuple(tuple(p) for p in json.loads(found[b"parts"])))
+                     parts=_parts(found[b"parts"]))
 
     def load(self, connection: Connection, feed_id: int, variant: str,
              key: str) -> Entry | None:

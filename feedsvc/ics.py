@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from icalendar import Alarm, Calendar, Event, vDatetime, vDuration, vText
+from icalendar import Alarm, Calendar, Component, Event, vDatetime, vDuration, vText
 
 PRODID = "-//feedsvc//Renewal deadlines//EN"
 UID_DOMAIN = "feedsvc"
@@ -24,6 +24,8 @@ GRACE_ALARM_AT = "09:00"
 # calendars and cached events carry it in their keys, so old bytes are never served again.
 FORMAT_VERSION = 1
 _END = b"END:VCALENDAR\r\n"
+# RFC 5545: content lines are folded before they reach 75 octets.
+FOLD_LIMIT = 75
 
 
 @dataclass(frozen=True)
@@ -442,6 +444,21 @@ def build_calendar(feed: FeedView, events: EventCache | None = None) -> bytes:
     return assemble_calendar(feed, order, events)
 
 
+def serialise(component: Component) -> bytes:
+    """``component.to_ical()``, byte for byte, without icalendar's folding of short lines.
+
+    icalendar folds every content line character by character, which is a fifth of its
+    time for an event although most lines are far shorter than the limit; those are left
+    as they are, and the long ones are still folded by icalendar.
+    """
+    lines = []
+    for line in component.content_lines():
+        if line:
+            data = line.encode()
+            lines.append(data if len(data) < FOLD_LIMIT else line.to_ical())
+    return b"\r\n".join(lines) + b"\r\n"
+
+
 def assemble_calendar(feed: FeedView, order: Sequence[tuple[int, str]],
                       events: EventCache) -> bytes:
     """The calendar of the items in ``order`` (id, digest), in that order.
@@ -455,7 +472,7 @@ def assemble_calendar(feed: FeedView, order: Sequence[tuple[int, str]],
     for item_id, digest in order:
         chunk = events.known.get(digest) if digest else None
         if chunk is None:
-            chunk = b"".join(event.to_ical() for event in item_events(views[item_id], feed))
+            chunk = b"".join(serialise(event) for event in item_events(views[item_id], feed))
         if digest:
             events.parts.append((digest, offset, len(chunk)))
         chunks.append(chunk)

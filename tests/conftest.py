@@ -10,20 +10,21 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from feedsvc import accounts, create_app
+from feedsvc import accounts, create_app, feedcache
 from feedsvc.cli import upgrade_database
 from feedsvc.config import normalise_database_url
-from feedsvc.db import get_engine, new_session
+from feedsvc.db import get_engine, get_probe_engine, new_session
 from feedsvc.models import Base
 
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -113,6 +114,30 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+@contextmanager
+def recorded_statements(app: Flask, record: Callable[[str], None],
+                        transaction_control: bool = False) -> Iterator[None]:
+    """Pass every SQL statement the app sends to ``record``: both engines' and the warm
+    path's driver-level probes; BEGIN, COMMIT and the like only with ``transaction_control``."""
+    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if transaction_control or statement.split(None, 1)[0].upper() not in TRANSACTION_CONTROL:
+            record(statement)
+
+    engines = (get_engine(app), get_probe_engine(app))
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", listener)
+    feedcache.statement_listeners.append(record)
+    try:
+        yield
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", listener)
+        feedcache.statement_listeners.remove(record)
 
 
 def make_user(app: Flask, email: str = "user@example.com", **settings: Any) -> dict[str, Any]:

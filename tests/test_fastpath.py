@@ -8,11 +8,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import sqlalchemy
 from flask import Flask, request_started
 from werkzeug.test import Client
 
-from conftest import VALID_ITEM, Api
+from conftest import VALID_ITEM, Api, recorded_statements
 from feedsvc import fastpath, feedcache, status
 from feedsvc.accounts import hash_token
 from feedsvc.db import get_engine
@@ -153,25 +152,19 @@ def test_the_memo_keeps_where_the_events_sit_when_the_same_body_comes_again() ->
     assert memo.get(("a", "ics", False)) == ("2", b"y" * 40, ())
 
 
-def cold_statements(app: Flask, api: Api, path: str, item: int) -> tuple[Any, list[str]]:
+def cold_statements(app: Flask, api: Api, path: str, item: int,
+                    headers: dict[str, str] | None = None) -> tuple[Any, list[str]]:
     """The statements of the feed request right after an edit, warm path and route together."""
     assert api.patch(f"/api/v1/items/{item}", json={"notes": "Changed."}).status_code == 200
     seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
-            seen.append(statement)
-
-    engine = get_engine(app)
-    sqlalchemy.event.listen(engine, "before_cursor_execute", record)
-    feedcache.statement_listeners.append(seen.append)
-    try:
-        response = api.client.get(path)
-    finally:
-        sqlalchemy.event.remove(engine, "before_cursor_execute", record)
-        feedcache.statement_listeners.remove(seen.append)
+    with recorded_statements(app, seen.append):
+        response = api.client.get(path, headers=headers)
     assert response.status_code == 200
     return response, seen
+
+
+def cache_reads(seen: list[str]) -> list[str]:
+    return [sql for sql in seen if "FROM feed_cache" in sql or "JOIN feed_cache" in sql]
 
 
 def test_a_cold_request_builds_on_its_one_probe(
@@ -182,21 +175,31 @@ def test_a_cold_request_builds_on_its_one_probe(
     response, seen = cold_statements(app, api, path, item)
     probes = [sql for sql in seen if "feed_cache.etag" in sql]
     assert len(probes) == 1, "one probe: the warm path's"
-    assert not any("FROM feed_cache" in sql and "feed_cache.parts" in sql for sql in seen), \
+    assert "feed_cache.body" not in probes[0], \
+        "this worker served the previous entry: the probe reads no body"
+    assert cache_reads(seen) == probes, \
         "this worker built the previous entry: its events come from the memo"
     assert response.data == route_only.get(path).data
 
 
-def test_a_worker_that_did_not_build_the_previous_entry_reads_its_events(
-        app: Flask, api: Api, feed: dict[str, Any], route_only: Client) -> None:
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_a_worker_that_did_not_build_the_previous_entry_takes_its_events_from_the_probe(
+        app: Flask, api: Api, feed: dict[str, Any], route_only: Client, encoding: str) -> None:
     path = paths(feed)["feed"]
-    item = api.get("/api/v1/items").json["items"][0]["id"]
+    items = api.get("/api/v1/items").json["items"]
     api.client.get(path)
     feedcache.memo(app).bodies.clear()  # as in another worker
-    response, seen = cold_statements(app, api, path, item)
-    assert len([sql for sql in seen if "feed_cache.parts" in sql]) == 1
+    headers = {"Accept-Encoding": encoding}
+    response, seen = cold_statements(app, api, path, items[0]["id"], headers)
+    reads = cache_reads(seen)
+    assert len(reads) == 1 and "feed_cache.parts" in reads[0] and "feed_cache.etag" in reads[0], \
+        "the probe read the stale body with its parts, and nothing read it again"
+    # The other items' events were copied, not serialised again.
+    items_read = [sql for sql in seen if "FROM items" in sql and "items.notes" in sql]
+    assert len(items_read) == 1 and " IN " in items_read[0], items_read
     feedcache.memo(app).bodies.clear()
-    assert response.data == route_only.get(path).data
+    expected = route_only.get(path, headers=headers)
+    assert response.data == expected.data and response.headers["ETag"] == expected.headers["ETag"]
 
 
 WRITES = {

@@ -11,11 +11,12 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from werkzeug.test import Client
+from sqlalchemy import func, select
 
-from conftest import VALID_ITEM, Api, _config, make_user
+from conftest import VALID_ITEM, Api, _config, make_user, recorded_statements
 from feedsvc import create_app, feedcache, feeds, ics
-from feedsvc.db import get_engine, new_session
+from feedsvc.db import get_engine, get_probe_engine, new_session
 from feedsvc.models import FeedCacheEntry
 from feedsvc.status import today_in
 
@@ -58,26 +59,17 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[ics.FeedView]:
 
 
 class Statements:
-    """The SQL statements an engine runs, transaction control left out."""
+    """The SQL statements the app runs, transaction control left out."""
 
     def __init__(self, app: Flask) -> None:
-        self.seen: list[str] = []
-        event.listen(get_engine(app), "before_cursor_execute", self._record)
-
-    def _record(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK",
-                                                        "SAVEPOINT", "RELEASE"):
-            self.seen.append(statement)
+        self.app = app
 
     def during(self, action: Callable[[], Any]) -> tuple[Any, list[str]]:
         """``action``'s result and its statements, the warm path's driver-level ones too."""
-        self.seen.clear()
-        feedcache.statement_listeners.append(self.seen.append)
-        try:
+        seen: list[str] = []
+        with recorded_statements(self.app, seen.append):
             result = action()
-        finally:
-            feedcache.statement_listeners.remove(self.seen.append)
-        return result, list(self.seen)
+        return result, seen
 
 
 def reference_body(app: Flask, feed: dict[str, Any], google: bool = False) -> bytes:
@@ -274,6 +266,34 @@ def test_the_cache_keeps_one_entry_per_feed_and_variant(
     assert cached_rows(app) == 2
     assert api.delete(f"/api/v1/feeds/{feed['id']}").status_code == 204
     assert cached_rows(app) == 0
+
+
+@pytest.mark.parametrize("path", ["warm", "route"])
+def test_on_postgresql_only_cache_writes_skip_waiting_for_the_disk(
+        app: Flask, api: Api, item: dict[str, Any], feed: dict[str, Any], path: str) -> None:
+    if get_engine(app).dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    client = api.client if path == "warm" else Client(app.wsgi_app.wsgi_app)  # type: ignore
+    edit: list[str] = []
+    with recorded_statements(app, edit.append, transaction_control=True):
+        assert api.patch(f"/api/v1/items/{item['id']}", json={"notes": "New"}).status_code == 200
+    build: list[str] = []
+    with recorded_statements(app, build.append, transaction_control=True):
+        assert client.get(path_of(feed["url"])).status_code == 200
+    assert not any("synchronous_commit" in sql for sql in edit), "the edit itself is durable"
+    writes = [n for n, sql in enumerate(build) if sql.startswith("INSERT INTO feed_cache")]
+    assert len(writes) == 1 and cached_rows(app) == 1
+    asked = [n for n, sql in enumerate(build) if "synchronous_commit" in sql]
+    if path == "warm":
+        # Built on the warm path's autocommit connections, which never wait for the disk.
+        assert asked == [] and not any(sql.upper() == "BEGIN" for sql in build), build
+        with get_probe_engine(app).connect() as connection:
+            assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+    else:
+        assert [build[n] for n in asked] == ["SET LOCAL synchronous_commit TO OFF"]
+        assert asked[0] < writes[0]
+    with get_engine(app).connect() as connection:  # every other write waits for the disk
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
 
 
 # -- Redis -------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from typing import Any
 
 import icalendar
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedsvc import ics
 
@@ -439,3 +441,33 @@ def test_a_local_instant_is_written_in_utc() -> None:
     moscow = dt.datetime(2026, 11, 22, 11, 30, 15, tzinfo=dt.timezone(dt.timedelta(hours=3)))
     lines = unfolded(build(make_item(last_modified=moscow)))
     assert "DTSTAMP:20261122T083015Z" in lines
+
+
+def _event_with(summary: str, description: str) -> icalendar.Event:
+    event = icalendar.Event.new(uid="due-1-0@feedsvc", stamp=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+                                start=dt.date(2026, 3, 1), summary=summary,
+                                description=description)
+    alarm = icalendar.Alarm.new(description=summary)
+    alarm.add("action", "DISPLAY")
+    alarm.add("trigger", dt.timedelta(days=-13, hours=-15))
+    event.add_component(alarm)
+    return event
+
+
+# "SUMMARY:" is 8 octets: these summaries put the line just under, at and over 75 octets,
+# with a character of 2, 3 or 4 octets or an escape straddling the limit.
+@pytest.mark.parametrize("summary", [
+    "x" * 66, "x" * 67, "x" * 68, "x" * 200, "x" * 65 + "é", "x" * 66 + "é", "x" * 65 + "号",
+    "x" * 64 + "号x", "x" * 65 + "🙂", "x" * 65 + ",", "x" * 66 + ";x", "x" * 65 + "\\\\x",
+    "号" * 22, "号" * 23, "号" * 100, "", "a\nb" * 40,
+])
+def test_serialise_gives_icalendars_bytes_at_the_folding_limit(summary: str) -> None:
+    event = _event_with(summary, summary * 3)
+    assert ics.serialise(event) == event.to_ical()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200), st.text(max_size=400))
+def test_serialise_gives_icalendars_bytes_for_any_text(summary: str, description: str) -> None:
+    event = _event_with(summary, description)
+    assert ics.serialise(event) == event.to_ical()

@@ -9,34 +9,19 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from conftest import VALID_ITEM, Api
+from conftest import VALID_ITEM, Api, recorded_statements
 from feedsvc import feedcache
 from feedsvc.accounts import hash_token
 from feedsvc.db import get_engine, new_session
 from feedsvc.models import User
 
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
-
-
 def count_statements(app: Flask, action: Callable[[], Any]) -> tuple[Any, list[str]]:
     """Run ``action``; the SQL statements it sent (transaction control left out)."""
     seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.split(None, 1)[0].upper() not in TRANSACTION_CONTROL:
-            seen.append(statement)
-
-    engine = get_engine(app)
-    event.listen(engine, "before_cursor_execute", record)
-    # The feed's warm path runs its probe on a driver connection, outside the engine's events.
-    feedcache.statement_listeners.append(seen.append)
-    try:
+    with recorded_statements(app, seen.append):
         return action(), seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-        feedcache.statement_listeners.remove(seen.append)
 
 
 def sign_in(client: FlaskClient, app: Flask, user: dict[str, Any]) -> None:

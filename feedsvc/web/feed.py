@@ -155,11 +155,13 @@ def build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, toke
 
 def _previous_events(session: Session, cache: feedcache.Store, probe: feedcache.Probe,
                      token: str, variant: str) -> dict[str, bytes]:
-    """The events of the entry the probe found, by digest: from the memo, else the store."""
+    """The events of the entry the probe found, by digest: from the memo, the probe, the store."""
     if probe.cached is None:
         return {}
     kept = feedcache.memo(current_app).get((token, variant, False))
     if kept is not None and kept.parts and kept.etag == probe.cached.etag:
         return feedcache.known_events(kept.body, kept.parts)
+    if probe.cached.parts:
+        return probe.cached.events()
     previous = cache.previous(session.connection(), probe.feed_id, variant)
-    return {} if previous is None else feedcache.known_events(previous.body, previous.parts)
+    return {} if previous is None else previous.events()
