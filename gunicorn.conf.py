@@ -2,7 +2,7 @@
 
 Every value can be changed from the environment: FEEDSVC_BIND, WEB_CONCURRENCY,
 FEEDSVC_WORKER_CLASS, FEEDSVC_THREADS, FEEDSVC_TIMEOUT, FEEDSVC_GRACEFUL_TIMEOUT,
-FEEDSVC_FORWARDED_ALLOW_IPS, FEEDSVC_ACCESS_LOG.
+FEEDSVC_MAX_REQUESTS, FEEDSVC_FORWARDED_ALLOW_IPS, FEEDSVC_ACCESS_LOG.
 
 Sync workers (the default) suit a buffering reverse proxy in front, which absorbs slow
 clients and keeps connections alive; without one, use FEEDSVC_WORKER_CLASS=gthread.
@@ -28,9 +28,10 @@ preload_app = False
 # Workers' heartbeat files on tmpfs: a slow or full disk must not make them look hung.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
-# Recycle workers now and then so a slow leak can never grow without bound.
-max_requests = 20000
-max_requests_jitter = 2000
+# Recycle workers now and then so a slow leak can never grow without bound; 0 never does
+# (the benchmark's soak, which shows one worker's memory staying flat).
+max_requests = int(os.environ.get("FEEDSVC_MAX_REQUESTS", "20000"))
+max_requests_jitter = max_requests // 10
 # Trust X-Forwarded-* only from the reverse proxy in front of us.
 forwarded_allow_ips = os.environ.get("FEEDSVC_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("FEEDSVC_ACCESS_LOG", "-")

@@ -120,7 +120,10 @@ class Server:
                "FEEDSVC_SECRET_KEY": SECRET_KEY, "FEEDSVC_BASE_URL": self.base,
                "FEEDSVC_RATE_LIMITS": "off", "WEB_CONCURRENCY": str(WORKERS),
                "FEEDSVC_BIND": f"{HOST}:{port}", "FEEDSVC_ACCESS_LOG": "/dev/null",
-               "FEEDSVC_BENCH_BYTES": str(fixed_bytes)}
+               "FEEDSVC_BENCH_BYTES": str(fixed_bytes),
+               # The same two workers serve the whole run, so their memory after it (and
+               # over the soak) is all of it, not that of a replacement.
+               "FEEDSVC_MAX_REQUESTS": "0"}
         env.pop("FEEDSVC_REDIS_URL", None)
         self.log = log.open("ab")
         self.process = subprocess.Popen(
@@ -150,18 +153,22 @@ class Server:
                     found.append(int(entry.name))
         return found
 
-    def rss_mb(self) -> list[float]:
-        sizes = []
+    def rss_by_worker(self) -> dict[int, float]:
+        """Each live worker's resident memory in MB, by process id."""
+        sizes = {}
         for pid in self.workers():
-            # A worker replaced after max_requests may be gone, or a zombie without VmRSS.
+            # A worker that has just exited may be gone, or a zombie without VmRSS.
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
                 continue
             found = re.search(r"VmRSS:\s+(\d+)", status)
             if found is not None:
-                sizes.append(int(found.group(1)) / 1024)
+                sizes[pid] = int(found.group(1)) / 1024
         return sizes
+
+    def rss_mb(self) -> list[float]:
+        return list(self.rss_by_worker().values())
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -256,7 +263,7 @@ def measure(kind: str, items: int, plan: Plan, workdir: Path, pg_url: str) -> di
     probe.stop()
     server = Server(url, port, len(body), workdir / "gunicorn.log")
     results: dict[str, list[Result]] = {name: [] for name in SCENARIOS}
-    soak: list[float] = []
+    soak: list[dict[str, float]] = []
     try:
         cookie = login(base, seeded.email, seeded.password)
         status, headers, body = fetch(base + seeded.feed_path)
@@ -315,16 +322,17 @@ def measure(kind: str, items: int, plan: Plan, workdir: Path, pg_url: str) -> di
             "feed_bytes": len(body)}
 
 
-def soak_rss(server: Server, base: str, paths_file: Path, seconds: int) -> list[float]:
-    """Load every bench feed in turn for ``seconds``; the workers' peak RSS every 10 s."""
-    samples: list[float] = []
+def soak_rss(server: Server, base: str, paths_file: Path,
+             seconds: int) -> list[dict[str, float]]:
+    """Load every bench feed in turn for ``seconds``; each worker's RSS every 10 s, by pid."""
+    samples: list[dict[str, float]] = []
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(10):
-            sizes = server.rss_mb()
+            sizes = server.rss_by_worker()
             if sizes:
-                samples.append(max(sizes))
+                samples.append({str(pid): size for pid, size in sizes.items()})
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -335,6 +343,20 @@ def soak_rss(server: Server, base: str, paths_file: Path, seconds: int) -> list[
         stop.set()
         sampler.join()
     return samples
+
+
+def soak_summary(samples: list[dict[str, float]]) -> str:
+    """Per worker: RSS at the first and last sample and its peak; and whether one served all."""
+    if not samples:
+        return "-"
+    workers = dict.fromkeys(pid for sample in samples for pid in sample)
+    parts = []
+    for pid in workers:
+        sizes = [sample[pid] for sample in samples if pid in sample]
+        parts.append(f"{sizes[0]:.0f} → {sizes[-1]:.0f}, peak {max(sizes):.0f}")
+    same = all(set(sample) == set(samples[0]) for sample in samples)
+    return "; ".join(parts) + (f" ({len(samples)} samples, same {len(workers)} workers "
+                               "throughout)" if same else f" ({len(workers)} workers: replaced)")
 
 
 def median(results: list[dict[str, Any]], field: str) -> float:
@@ -372,11 +394,10 @@ def report(measured: list[dict[str, Any]]) -> str:
                 large = median(sizes[1]["results"][scenario], "p50_ms")
                 ratio = f"{large / small:.2f}" if small else "n/a"
                 lines.append(f"| {kind} | {scenario} | {ratio} |")
-    lines += ["", "| database | items | worker RSS after load (MB) | soak: first, last, peak "
-              "(MB) |", "|---|---|---|---|"]
+    lines += ["", "| database | items | worker RSS after load (MB) | soak, each worker: "
+              "first → last, peak (MB) |", "|---|---|---|---|"]
     for m in measured:
-        soak = m["soak_rss_mb"]
-        soak_text = f"{soak[0]:.0f}, {soak[-1]:.0f}, {max(soak):.0f}" if soak else "-"
+        soak_text = soak_summary(m["soak_rss_mb"])
         lines.append(f"| {m['kind']} | {m['items']:,} | "
                      f"{', '.join(f'{r:.0f}' for r in m['rss_after_load_mb'])} | {soak_text} |")
     return "\n".join(lines)

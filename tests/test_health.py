@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -51,11 +52,29 @@ def test_healthz_is_503_when_the_database_is_unreachable(
     assert records[0].exc_info is None
 
 
-def test_successful_probes_stay_out_of_the_access_log() -> None:
+def gunicorn_conf() -> Any:
     spec = importlib.util.spec_from_file_location(
         "gunicorn_conf", Path(__file__).parent.parent / "gunicorn.conf.py")
     conf = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(conf)  # type: ignore[union-attr]
+    return conf
+
+
+@pytest.mark.parametrize("setting, expected", [
+    (None, (20000, 2000)), ("0", (0, 0)), ("5000", (5000, 500)),
+])
+def test_workers_are_recycled_as_configured(monkeypatch: pytest.MonkeyPatch,
+                                           setting: str | None, expected: tuple[int, int]) -> None:
+    if setting is None:
+        monkeypatch.delenv("FEEDSVC_MAX_REQUESTS", raising=False)
+    else:
+        monkeypatch.setenv("FEEDSVC_MAX_REQUESTS", setting)
+    conf = gunicorn_conf()
+    assert (conf.max_requests, conf.max_requests_jitter) == expected
+
+
+def test_successful_probes_stay_out_of_the_access_log() -> None:
+    conf = gunicorn_conf()
     logger = conf.AccessLogger.__new__(conf.AccessLogger)
     with mock.patch.object(MaskedLogger, "access") as logged:
         for path, status in (("/healthz", "200 OK"), ("/healthz", "503 SERVICE UNAVAILABLE"),
