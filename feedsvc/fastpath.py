@@ -8,13 +8,14 @@ warm request would cost more than serving it).
 
 It answers only what it is sure of: a GET or HEAD of a well-formed feed URL whose cached
 entry was built under the key computed now, unconditionally or with validators that match.
-A stale or missing entry it builds first, as the route would (``feed.build``, inside a bare
+A stale or missing entry it builds first, as the route would (``feed.build``, without a
 request context: a build happens once per change, so it needs no throttle, and Flask's
-hooks would add a tenth to its cost). Everything else falls through to the Flask route,
-unchanged: an unknown, rotated or deleted token (404, 410), a conditional request that does
-not match, If-Match or Range headers, and any error (the route answers 503 if the database
-is really down). Both paths compute the same key from the same probe, so they never
-disagree on whether an entry is fresh; tests/test_fastpath.py compares their answers.
+request handling would add a tenth to its cost). Everything else falls through to the
+Flask route, unchanged: an unknown, rotated or deleted token (404, 410), a conditional
+request that does not match, If-Match or Range headers, and any error (the route answers
+503 if the database is really down). Both paths compute the same key from the same probe,
+so they never disagree on whether an entry is fresh; tests/test_fastpath.py compares their
+answers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from werkzeug.http import http_date, is_resource_modified, parse_accept_header
 from werkzeug.wrappers import Request
 
 from feedsvc import feedcache
-from feedsvc.db import get_probe_engine, get_session
+from feedsvc.db import get_probe_engine
 from feedsvc.headers import security_headers
 from feedsvc.status import today_in
 from feedsvc.web import feed
@@ -93,12 +94,13 @@ class FeedFastPath:
         url = (token, variant, compressed)
         kept = None if conditional or environ["REQUEST_METHOD"] == "HEAD" else self.memo.get(url)
         wanted = None if conditional or kept is not None else "gzip" if compressed else "body"
-        probe, entry = self._probe(environ, token, variant, wanted)
+        base_url = self._base_url(environ)
+        probe, entry = self._probe(environ, token, variant, wanted, base_url)
         if probe is None:
             return None
         built = entry is None
         if entry is None:
-            entry = self._build(environ, token, variant, probe)
+            entry = self._build(token, variant, probe, base_url)
         etag = etag_of(entry, compressed)
         if conditional and not is_resource_modified(environ, etag=etag,
                                                     last_modified=entry.last_modified):
@@ -114,7 +116,8 @@ class FeedFastPath:
             body = kept.body
         else:
             # The feed changed since this worker last served it: read the new body.
-            _, entry = self._probe(environ, token, variant, "gzip" if compressed else "body")
+            _, entry = self._probe(environ, token, variant, "gzip" if compressed else "body",
+                                   base_url)
             body = None if entry is None else entry.body_gzip if compressed else entry.body
             if entry is None or body is None:
                 return None
@@ -126,8 +129,8 @@ class FeedFastPath:
             headers.append(("Content-Encoding", "gzip"))
         return "200 OK", headers, body
 
-    def _probe(self, environ: dict[str, Any], token: str, variant: str,
-               body: str | None) -> tuple[feedcache.Probe | None, feedcache.Entry | None]:
+    def _probe(self, environ: dict[str, Any], token: str, variant: str, body: str | None,
+               base_url: str) -> tuple[feedcache.Probe | None, feedcache.Entry | None]:
         """The URL's probe, and its cached entry if current (with ``body``: "body", "gzip")."""
         engine = get_probe_engine(self.app)
         connection = engine.raw_connection()
@@ -142,31 +145,28 @@ class FeedFastPath:
             connection.close()
         fresh = None
         if probe is not None and probe.cached is not None:
-            fresh = probe.fresh(probe.key(variant, self._base_url(environ),
-                                          today_in(probe.timezone)))
+            fresh = probe.fresh(probe.key(variant, base_url, today_in(probe.timezone)))
         if fresh is None:
             # Should anything below fail, the route takes over from this probe.
             environ[feedcache.STALE_PROBE] = ((token, variant), probe)
         return probe, fresh
 
-    def _build(self, environ: dict[str, Any], token: str, variant: str,
-               probe: feedcache.Probe) -> feedcache.Entry:
-        """Build the feed as the route would, in a request context of its own.
+    def _build(self, token: str, variant: str, probe: feedcache.Probe,
+               base_url: str) -> feedcache.Entry:
+        """Build the feed as the route would, on one of the warm path's autocommit connections.
 
-        On PostgreSQL it reads and writes on one of the warm path's autocommit connections:
-        at READ COMMITTED a transaction would give its reads no more consistency than they
-        have (``feed.build`` relies on the probe's key, read first), and its BEGIN, COMMIT
-        and the request session's ping would be three more round trips.
+        Each statement is its own transaction. A transaction would give the reads no
+        consistency that the build needs (``feed.build`` relies on the probe's key, read
+        first, and PostgreSQL's READ COMMITTED would not hold a snapshot anyway), and its
+        BEGIN and COMMIT (and on PostgreSQL the request session's ping) are more round trips.
+        The one write, the cache entry, is a single statement: on SQLite it waits for the
+        write lock like any other writer, holding no read transaction that would make it fail.
         """
         reminder_events = True if variant == "google" else None
-        with self.app.request_context(environ):
-            engine = get_probe_engine(self.app)
-            if engine.dialect.name != "postgresql":
-                return feed.build(get_session(), feedcache.store(self.app), probe, token,
-                                  reminder_events, variant)
-            with engine.connect() as connection, Session(bind=connection) as session:
-                return feed.build(session, feedcache.store(self.app), probe, token,
-                                  reminder_events, variant)
+        with get_probe_engine(self.app).connect() as connection, \
+                Session(bind=connection) as session:
+            return feed.build(session, feedcache.store(self.app), self.memo, probe, token,
+                              reminder_events, variant, base_url)
 
     def _base_url(self, environ: dict[str, Any]) -> str:
         # As ``public_base_url`` computes it inside a request.

@@ -232,8 +232,9 @@ class FeedCacheEntry(Base):
     key: Mapped[str] = mapped_column(String(64))
     etag: Mapped[str] = mapped_column(String(64))
     last_modified: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # The calendar gzipped, the only copy kept: a tenth of the bytes to write on every build,
+    # and what most calendar apps ask for; the rest get it decompressed (``feedcache``).
     body_gzip: Mapped[bytes] = mapped_column(LargeBinary)
-    # Where each item's events sit in ``body``: [[digest, offset, length], ...].
+    # Where each item's events sit in the decompressed body: [[digest, offset, length], ...].
     parts: Mapped[list[list[Any]]] = mapped_column(JSON)
     built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

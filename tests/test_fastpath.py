@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -250,7 +252,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = feed_views.build
 
     def build(*args: Any, **kwargs: Any) -> feedcache.Entry:
-        built.append(args[5])
+        built.append(args[6])
         return original(*args, **kwargs)
 
     monkeypatch.setattr(feed_views, "build", build)
@@ -290,6 +292,36 @@ def test_a_feed_changed_by_an_edit_is_built_without_entering_flask(
     assert (fast.status_code, fast.data, headers_of(fast)) == \
         (slow.status_code, slow.data, headers_of(slow))
     assert len(builds) == 2, "the route found the warm path's build current"
+
+
+def test_a_build_waits_for_another_writer_and_stores_its_entry(
+        app: Flask, api: Api, feed: dict[str, Any], builds: list[str]) -> None:
+    # The warm path builds outside any transaction: its one write waits for the lock like
+    # any other writer's (on PostgreSQL a row lock on the entry) instead of failing.
+    path = paths(feed)["feed"]
+    api.client.get(path)
+    item = api.get("/api/v1/items").json["items"][0]["id"]
+    assert api.patch(f"/api/v1/items/{item}", json={"notes": "Changed."}).status_code == 200
+    engine = get_engine(app)
+    holder = engine.raw_connection()
+    cursor = holder.cursor()
+    if engine.dialect.name == "sqlite":
+        cursor.execute("BEGIN IMMEDIATE")
+    else:
+        cursor.execute("SELECT 1 FROM feed_cache FOR UPDATE")
+    release = threading.Timer(0.5, holder.commit)
+    release.start()
+    try:
+        started = time.monotonic()
+        built = api.client.get(path)
+        waited = time.monotonic() - started
+    finally:
+        release.join()
+        holder.close()
+    assert built.status_code == 200 and builds == ["ics", "ics"]
+    assert waited >= 0.4, "the write waited for the other writer"
+    assert api.client.get(path).data == built.data and builds == ["ics", "ics"], \
+        "the entry was stored"
 
 
 def test_a_build_that_fails_on_the_warm_path_is_left_to_the_route(

@@ -326,7 +326,12 @@ def test_redis_holds_the_cache_when_configured(
     assert api.client.get(path).data == first.data and len(builds) == 1
     assert cached_rows(redis_app) == 0
     store = feedcache.store(redis_app)
-    assert len(list(store.redis.scan_iter(store.prefix + "*"))) == 1  # type: ignore[attr-defined]
+    names = list(store.redis.scan_iter(store.prefix + "*"))  # type: ignore[attr-defined]
+    assert len(names) == 1
+    kept = store.redis.hgetall(names[0])  # type: ignore[attr-defined]
+    assert set(kept) == {b"key", b"etag", b"last_modified", b"gzip", b"parts"}, \
+        "only the gzipped copy is kept"
+    assert gzip.decompress(kept[b"gzip"]) == first.data
     # A second app (another worker or instance) finds the entry.
     other = create_app(redis_app.config)
     statements = Statements(other)

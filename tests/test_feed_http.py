@@ -383,9 +383,8 @@ def test_a_broken_session_is_503(monkeypatch: pytest.MonkeyPatch, api: Api,
     def broken_session(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("connect", {}, Exception("could not connect to server"))
 
-    # Both the warm path, which builds a stale feed itself (on PostgreSQL in a session on
-    # its own connections), and the route lose the session.
-    monkeypatch.setattr(feedsvc.fastpath, "get_session", broken_session)
+    # Both the warm path, which builds a stale feed itself (in a session on its own
+    # connections), and the route lose the session.
     monkeypatch.setattr(feedsvc.fastpath, "Session", broken_session)
     monkeypatch.setattr(feedsvc.web.feed, "get_session", broken_session)
     response = api.client.get(path_of(feed["url"]))

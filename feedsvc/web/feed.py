@@ -55,7 +55,8 @@ def serve(token: str, reminder_events: bool | None) -> Response:
             feeds.feed_for_token(get_session(), token)  # raises NotFound or Gone
             raise LookupError("the feed appeared between two queries")
         if entry is None:
-            entry = build(get_session(), cache, probe, token, reminder_events, variant)
+            entry = build(get_session(), cache, feedcache.memo(current_app), probe, token,
+                          reminder_events, variant, public_base_url())
     except FeedsvcError:
         raise
     except Exception:
@@ -108,12 +109,13 @@ def etag_of(entry: feedcache.Entry, compressed: bool) -> str:
     return entry.etag + "-gzip" if compressed else entry.etag
 
 
-def build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, token: str,
-          reminder_events: bool | None, variant: str) -> feedcache.Entry:
+def build(session: Session, cache: feedcache.Store, memo: feedcache.BodyMemo,
+          probe: feedcache.Probe, token: str, reminder_events: bool | None, variant: str,
+          base_url: str) -> feedcache.Entry:
     """Build the feed, reusing the events of items unchanged since the last build, and store it.
 
-    Runs in a request context: the route's, or the one ``feedsvc.fastpath`` pushes to build
-    a stale feed without the rest of Flask's request handling.
+    Needs no request: the route calls it, and so does ``feedsvc.fastpath`` to build a stale
+    feed without Flask's request handling.
 
     Only the items whose row version (or whose context: settings, date window, code) changed
     since the last build are read in full and serialised; the others' events are copied
@@ -121,10 +123,9 @@ def build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, toke
     """
     feed = feeds.feed_for_token(session, token)
     user = feed.user
-    base_url = public_base_url()
     today = today_in(probe.timezone)
     key = probe.key(variant, base_url, today)
-    known = _previous_events(session, cache, probe, token, variant)
+    known = _previous_events(session, cache, memo, probe, token, variant)
     outline = feeds.feed_outline(session, feed, user)
     context = feeds.events_context(feed, user, base_url, today, reminder_events)
     order = [(item_id, ics.version_digest(context, item_id, version))
@@ -136,7 +137,7 @@ def build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, toke
     body = ics.assemble_calendar(view, order, events)
     entry = feedcache.new_entry(key, body, view.last_modified, events.parts)
     # The next build after an edit, in this worker, takes its events from here.
-    feedcache.memo(current_app).put((token, variant, False), entry.etag, body, entry.parts)
+    memo.put((token, variant, False), entry.etag, body, entry.parts)
     if not probe.storable(item_id for item_id, _ in outline.items):
         return entry
     try:
@@ -153,12 +154,12 @@ def build(session: Session, cache: feedcache.Store, probe: feedcache.Probe, toke
     return entry
 
 
-def _previous_events(session: Session, cache: feedcache.Store, probe: feedcache.Probe,
-                     token: str, variant: str) -> dict[str, bytes]:
+def _previous_events(session: Session, cache: feedcache.Store, memo: feedcache.BodyMemo,
+                     probe: feedcache.Probe, token: str, variant: str) -> dict[str, bytes]:
     """The events of the entry the probe found, by digest: from the memo, the probe, the store."""
     if probe.cached is None:
         return {}
-    kept = feedcache.memo(current_app).get((token, variant, False))
+    kept = memo.get((token, variant, False))
     if kept is not None and kept.parts and kept.etag == probe.cached.etag:
         return feedcache.known_events(kept.body, kept.parts)
     if probe.cached.parts:
