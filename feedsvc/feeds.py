@@ -16,12 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import (
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from feedsvc import ics
 from feedsvc.accounts import hash_token
-from feedsvc.errors import Gone, NotFound
+from feedsvc.errors import FeedsvcError, Gone, NotFound
 from feedsvc.feedcache import PACKAGE_VERSION
 from feedsvc.items import MAX_ID, effective_alarms
 from feedsvc.models import Feed, Item, Renewal, RetiredFeedToken, User, utcnow
@@ -166,12 +176,17 @@ def feed_for_token(session: Session, token: str) -> Feed:
         raise NotFound(N_("No such calendar."))
     token_hash = hash_token(token)
     feed = session.scalar(_FEED_BY_TOKEN, {"token_hash": token_hash})
-    if feed is not None:
-        return feed
+    if feed is None:
+        raise _not_live(session, token_hash)
+    return feed
+
+
+def _not_live(session: Session, token_hash: str) -> FeedsvcError:
+    """Why no live feed has this token: ``Gone`` when it was retired, else ``NotFound``."""
     if session.get(RetiredFeedToken, token_hash) is not None:
-        raise Gone(N_("This calendar address was replaced or deleted. "
-                      "Subscribe again with the new address."))
-    raise NotFound(N_("No such calendar."))
+        return Gone(N_("This calendar address was replaced or deleted. "
+                       "Subscribe again with the new address."))
+    return NotFound(N_("No such calendar."))
 
 
 # What the calendar shows of items and renewals, loaded as plain rows: a feed is built from
@@ -180,45 +195,42 @@ _ITEM_COLUMNS = (Item.id, Item.title, Item.due_date, Item.version, Item.updated_
                  Item.provider, Item.phone_number, Item.country, Item.grace_days,
                  Item.price_amount, Item.price_currency, Item.bound_services, Item.notes,
                  Item.url, Item.auto_renew)
-_RENEWAL_COLUMNS = (Renewal.id, Renewal.item_id, Renewal.renewed_on, Renewal.amount,
+_RENEWAL_COLUMNS = (Renewal.id.label("renewal_id"), Renewal.renewed_on, Renewal.amount,
                     Renewal.currency, Renewal.method, Renewal.reference, Renewal.note)
 
 
-def _renewal_view(renewal: Any) -> ics.RenewalView:
-    return ics.RenewalView(id=renewal.id, renewed_on=renewal.renewed_on, amount=renewal.amount,
-                           currency=renewal.currency, method=renewal.method,
-                           reference=renewal.reference, note=renewal.note)
+def _renewal_view(row: Any) -> ics.RenewalView:
+    return ics.RenewalView(id=row.renewal_id, renewed_on=row.renewed_on, amount=row.amount,
+                           currency=row.currency, method=row.method, reference=row.reference,
+                           note=row.note)
 
 
-def _items_shown(*columns: Any, only: bool = False, categories: bool = False) -> Any:
-    """The items a feed shows, in calendar order (bound: user_id, categories, only)."""
-    query = select(*columns).where(Item.user_id == bindparam("user_id"),
-                                   Item.archived.is_(False))
+def _items_shown(only: bool, categories: bool) -> Any:
+    """The items a feed shows in calendar order, each with the renewals it shows.
+
+    An item's row comes once for each of its renewals shown (its latest, and those after
+    ``since``), by date, or once with NULL renewal columns: one statement, where reading
+    the renewals on their own would be a second. Bound: user_id, since, categories, only.
+    """
+    earlier = aliased(Renewal)
+    latest = (select(func.max(earlier.id)).where(earlier.item_id == Item.id)
+              .correlate(Item).scalar_subquery())
+    shown = and_(Renewal.item_id == Item.id,
+                 or_(Renewal.id == latest, Renewal.renewed_on > bindparam("since")))
+    query = (select(*_ITEM_COLUMNS, *_RENEWAL_COLUMNS).outerjoin(Renewal, shown)
+             .where(Item.user_id == bindparam("user_id"), Item.archived.is_(False)))
     if categories:
         query = query.where(Item.category.in_(bindparam("categories", expanding=True)))
     if only:
         query = query.where(Item.id.in_(bindparam("only", expanding=True)))
-    return query.order_by(Item.due_date, Item.id)
+    return query.order_by(Item.due_date, Item.id, Renewal.renewed_on, Renewal.id)
 
 
-def _renewals_shown(only: bool) -> Any:
-    """Each item's latest renewal and those after ``since``, in one statement."""
-    mine = Renewal.item_id.in_(bindparam("only", expanding=True)) if only \
-        else Item.user_id == bindparam("user_id")
-    latest_ids = select(func.max(Renewal.id)).join(Item).where(mine).group_by(Renewal.item_id)
-    return (select(*_RENEWAL_COLUMNS).join(Item)
-            .where(mine, or_(Renewal.id.in_(latest_ids), Renewal.renewed_on > bindparam("since")))
-            .order_by(Renewal.renewed_on, Renewal.id))
-
-
-_OUTLINE = {categories: _items_shown(Item.id, Item.version, Item.updated_at,
-                                     categories=categories) for categories in (False, True)}
-_ITEMS = {(only, categories): _items_shown(*_ITEM_COLUMNS, only=only, categories=categories)
+_ITEMS = {(only, categories): _items_shown(only, categories)
           for only in (False, True) for categories in (False, True)}
-_RENEWALS = {only: _renewals_shown(only) for only in (False, True)}
 
 
-def _shown_params(feed: Feed, user: User) -> dict[str, Any]:
+def _shown_params(feed: Feed | FeedSettings, user: User | Owner) -> dict[str, Any]:
     params: dict[str, Any] = {"user_id": user.id}
     if feed.categories is not None:
         params["categories"] = list(feed.categories)
@@ -238,15 +250,102 @@ class Outline:
     changed: dt.datetime | None
 
 
-def feed_outline(session: Session, feed: Feed, user: User) -> Outline:
-    """The feed's items as (id, version) in calendar order: one query on small columns."""
-    rows = session.connection().execute(_OUTLINE[feed.categories is not None],
-                                        _shown_params(feed, user)).all()
-    return Outline(items=tuple((row.id, row.version) for row in rows),
-                   changed=max((row.updated_at for row in rows), default=None))
+@dataclass(frozen=True)
+class FeedSettings:
+    """What a feed's calendar depends on of the feed row (``Feed``'s attributes of that name)."""
+
+    id: int
+    name: str
+    categories: list[str] | None
+    reminder_events: bool
+    show_numbers: bool
+    version: int
+    updated_at: dt.datetime
 
 
-def events_context(feed: Feed, user: User, base_url: str, today: dt.date,
+@dataclass(frozen=True)
+class Owner:
+    """What a feed's calendar depends on of its owner (``User``'s attributes of that name)."""
+
+    id: int
+    locale: str
+    timezone: str
+    default_alarms: list[dict[str, Any]]
+    version: int
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """A live feed, its owner, and the outline of the items it shows: what a build starts from."""
+
+    feed: FeedSettings
+    owner: Owner
+    outline: Outline
+
+
+_FEED_COLUMNS = (Feed.id, Feed.name, Feed.categories, Feed.reminder_events, Feed.show_numbers,
+                 Feed.version, Feed.updated_at)
+_OWNER_COLUMNS = (User.id, User.locale, User.timezone, User.default_alarms, User.version,
+                  User.updated_at)
+_OUTLINE_COLUMNS = (Item.id, Item.version, Item.updated_at, Item.category, Item.due_date)
+
+
+def _source_query() -> Any:
+    """The feed and its owner as the first row, then the owner's unarchived items in order.
+
+    Two row shapes in one UNION ALL, each padded with typed NULLs where the other has
+    values: a cold feed request would otherwise spend a second statement, and the ORM's
+    loading of the feed and owner, which together cost more than this statement.
+    """
+    settings = (*_FEED_COLUMNS, *_OWNER_COLUMNS)
+
+    def labelled(columns: tuple[Any, ...], present: bool, first: int) -> list[Any]:
+        return [(column if present else cast(null(), column.type)).label(f"c{first + n}")
+                for n, column in enumerate(columns)]
+
+    by_token = Feed.token_hash == bindparam("token_hash")
+    head = (select(literal_column("0").label("shape"), *labelled(settings, True, 0),
+                   *labelled(_OUTLINE_COLUMNS, False, len(settings)))
+            .join(User, User.id == Feed.user_id).where(by_token))
+    items = (select(literal_column("1"), *labelled(settings, False, 0),
+                    *labelled(_OUTLINE_COLUMNS, True, len(settings)))
+             .join(Feed, Feed.user_id == Item.user_id)
+             .where(by_token, Item.archived.is_(False)))
+    query = union_all(head, items)
+    order = query.selected_columns
+    # Calendar order, as ``_items_shown``: due date, then id.
+    return query.order_by(order.shape, order[f"c{len(settings) + 4}"],
+                          order[f"c{len(settings)}"])
+
+
+_SOURCE = _source_query()
+
+
+def feed_source(session: Session, token: str) -> FeedSource:
+    """The live feed behind a URL token, its owner and its outline, in one statement.
+
+    ``Gone`` when the token was retired, ``NotFound`` when unknown, as ``feed_for_token``.
+    """
+    if len(token) != TOKEN_LENGTH:
+        raise NotFound(N_("No such calendar."))
+    token_hash = hash_token(token)
+    rows = session.connection().execute(_SOURCE, {"token_hash": token_hash}).all()
+    if not rows or rows[0].shape != 0:
+        raise _not_live(session, token_hash)
+    head = rows[0][1:]
+    feed = FeedSettings(*head[:len(_FEED_COLUMNS)])
+    owner = Owner(*head[len(_FEED_COLUMNS):len(_FEED_COLUMNS) + len(_OWNER_COLUMNS)])
+    at = 1 + len(_FEED_COLUMNS) + len(_OWNER_COLUMNS)
+    # A filtered feed's categories are few: comparing here is cheaper than JSON in SQL.
+    shown = [row[at:] for row in rows[1:]
+             if feed.categories is None or row[at + 3] in feed.categories]
+    outline = Outline(items=tuple((item_id, version) for item_id, version, *_ in shown),
+                      changed=max((updated_at for _, _, updated_at, *_ in shown), default=None))
+    return FeedSource(feed, owner, outline)
+
+
+def events_context(feed: Feed | FeedSettings, user: User | Owner, base_url: str, today: dt.date,
                    reminder_events: bool | None = None) -> str:
     """Everything but the item itself that shapes an item's events, as one digest."""
     inputs = (ics.FORMAT_VERSION, PACKAGE_VERSION, base_url.rstrip("/"),
@@ -259,8 +358,8 @@ def events_context(feed: Feed, user: User, base_url: str, today: dt.date,
 
 def feed_view(
     session: Session,
-    feed: Feed,
-    user: User,
+    feed: Feed | FeedSettings,
+    user: User | Owner,
     base_url: str,
     today: dt.date,
     *,
@@ -268,30 +367,33 @@ def feed_view(
     outline: Outline | None = None,
     only: frozenset[int] | None = None,
 ) -> ics.FeedView:
-    """Everything the calendar needs, in two queries whatever the number of items.
+    """Everything the calendar needs, in one query whatever the number of items.
 
     With ``only``, just those items are read (the calendar's other items come from an
     earlier build), and ``outline`` gives the feed's latest change.
     """
-    connection = session.connection()
     params = _shown_params(feed, user)
+    since = recent_since(today)
+    params["since"] = since
     if only is not None:
         params["only"] = sorted(only)
-    found: list[Any] = []
+    rows: list[Any] = []
     if only is None or only:
-        found = list(connection.execute(
-            _ITEMS[only is not None, feed.categories is not None], params).all())
+        rows = session.connection().execute(
+            _ITEMS[only is not None, feed.categories is not None], params).all()
 
+    found: list[Any] = []
     latest: dict[int, ics.RenewalView] = {}
     recent: dict[int, list[ics.RenewalView]] = {}
-    if found:
-        since = recent_since(today)
-        for row in connection.execute(_RENEWALS[only is not None], {**params, "since": since}):
+    for row in rows:
+        if not found or found[-1].id != row.id:
+            found.append(row)
+        if row.renewal_id is not None:
             renewal = _renewal_view(row)
-            if renewal.id > getattr(latest.get(row.item_id), "id", 0):
-                latest[row.item_id] = renewal
+            if renewal.id > getattr(latest.get(row.id), "id", 0):
+                latest[row.id] = renewal
             if renewal.renewed_on > since:
-                recent.setdefault(row.item_id, []).append(renewal)
+                recent.setdefault(row.id, []).append(renewal)
 
     base = base_url.rstrip("/")
     settings_changed = max(user.updated_at, feed.updated_at)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -125,7 +125,14 @@ def delete_item(session: Session, item: Item) -> None:
     session.flush()
 
 
-def effective_alarms(item: Item, user: User) -> list[dict[str, Any]]:
+class AlarmDefaults(Protocol):
+    """Whatever holds an account's default alarms: a ``User``, or a feed's ``feeds.Owner``."""
+
+    @property
+    def default_alarms(self) -> list[dict[str, Any]]: ...
+
+
+def effective_alarms(item: Item, user: AlarmDefaults) -> list[dict[str, Any]]:
     """The item's alarms, or the user's defaults when the item has none of its own."""
     return list(user.default_alarms if item.alarms is None else item.alarms)
 

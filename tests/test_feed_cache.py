@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import gzip
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +17,7 @@ from werkzeug.test import Client
 from sqlalchemy import func, select
 
 from conftest import VALID_ITEM, Api, _config, make_user, recorded_statements
-from feedsvc import create_app, feedcache, feeds, ics
+from feedsvc import create_app, errors, feedcache, feeds, ics
 from feedsvc.db import get_engine, get_probe_engine, new_session
 from feedsvc.models import FeedCacheEntry
 from feedsvc.status import today_in
@@ -365,3 +367,58 @@ def test_reused_events_give_the_same_bytes_as_a_full_build(
     again = ics.EventCache(known)
     assert ics.build_calendar(view, again) == whole
     assert again.parts == first.parts
+
+
+def test_a_builds_source_is_the_feed_its_owner_and_the_items_shown_in_order(
+        app: Flask, api: Api) -> None:
+    feed = api.post("/api/v1/feeds", json={"name": "SIMs and domains",
+                                           "categories": ["sim", "domain"]}).json
+    shown = [add_item(api, title="Late", due_date="2027-05-01"),
+             add_item(api, title="Domain", category="domain", due_date="2027-01-01"),
+             add_item(api, title="Tie A", due_date="2027-02-01"),
+             add_item(api, title="Tie B", due_date="2027-02-01")]
+    add_item(api, title="Not in the feed", category="subscription", due_date="2026-12-01")
+    archived = add_item(api, title="Archived", due_date="2026-12-02")
+    assert api.patch(f"/api/v1/items/{archived['id']}", json={"archived": True}).status_code == 200
+    other = Api(app.test_client(), make_user(app, "other@example.com")["token"])
+    add_item(other, title="Not yours", due_date="2026-12-03")
+    changed = api.patch(f"/api/v1/items/{shown[2]['id']}", json={"notes": "Latest."}).json
+    token = path_of(feed["url"]).split("/")[-1].removesuffix(".ics")
+
+    with new_session(app) as session:
+        source = feeds.feed_source(session, token)
+        orm = feeds.feed_for_token(session, token)
+        for field in dataclasses.fields(feeds.FeedSettings):
+            assert getattr(source.feed, field.name) == getattr(orm, field.name), field.name
+        for field in dataclasses.fields(feeds.Owner):
+            assert getattr(source.owner, field.name) == getattr(orm.user, field.name), field.name
+    by_date = [shown[1], shown[2], shown[3], shown[0]]
+    assert [item_id for item_id, _ in source.outline.items] == [i["id"] for i in by_date]
+    assert [version for _, version in source.outline.items] == [1, 2, 1, 1]
+    assert source.outline.changed == dt.datetime.fromisoformat(changed["updated_at"])
+
+
+@pytest.mark.parametrize("change, error", [
+    ("rotate", "Gone"), ("delete", "Gone"), ("unknown", "NotFound"), ("short", "NotFound")])
+def test_a_builds_source_tells_a_retired_token_from_an_unknown_one(
+        app: Flask, api: Api, feed: dict[str, Any], change: str, error: str) -> None:
+    token = path_of(feed["url"]).split("/")[-1].removesuffix(".ics")
+    if change == "rotate":
+        assert api.post(f"/api/v1/feeds/{feed['id']}/rotate").status_code == 200
+    elif change == "delete":
+        assert api.delete(f"/api/v1/feeds/{feed['id']}").status_code == 204
+    elif change == "unknown":
+        token = "A" * len(token)
+    else:
+        token = token[:-1]
+    with new_session(app) as session, pytest.raises(getattr(errors, error)):
+        feeds.feed_source(session, token)
+
+
+def test_a_builds_source_has_an_empty_outline_for_a_feed_without_items(
+        app: Flask, feed: dict[str, Any]) -> None:
+    token = path_of(feed["url"]).split("/")[-1].removesuffix(".ics")
+    with new_session(app) as session:
+        source = feeds.feed_source(session, token)
+    assert source.feed.id == feed["id"] and source.feed.categories is None
+    assert source.outline == feeds.Outline(items=(), changed=None)

@@ -363,7 +363,7 @@ def _runtime_error(*args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize("failure", [_operational_error, _runtime_error])
-@pytest.mark.parametrize("target", ["feed_view", "feed_outline", "feed_for_token",
+@pytest.mark.parametrize("target", ["feed_view", "feed_source",
                                     "assemble_calendar", "item_events"])
 def test_trouble_is_503_never_a_calendar(monkeypatch: pytest.MonkeyPatch, api: Api,
                                          item: dict[str, Any], feed: dict[str, Any],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from conftest import VALID_ITEM, Api, recorded_statements
-from feedsvc import feedcache
+from feedsvc import feedcache, feeds
 from feedsvc.accounts import hash_token
 from feedsvc.db import get_engine, new_session
 from feedsvc.models import User
@@ -106,6 +107,19 @@ def test_feed_lookups_use_indexes_on_sqlite(app: Flask, api: Api, user: dict[str
             assert "SCAN" not in plan, plan
             assert "USING INDEX sqlite_autoindex_feeds" in plan, plan  # token_hash is unique
             assert "COVERING INDEX ix_items_user_id_id_version" in plan, plan
+    # What a cold build reads: the feed, owner and outline, then the changed items in full.
+    for statement, values in (
+        (feeds._SOURCE, {"token_hash": hash_token("x" * 43)}),
+        *((feeds._ITEMS[only, categories],
+           {"user_id": 1, "since": dt.date(2026, 1, 1), "only": [1, 2], "categories": ["sim"]})
+          for only in (False, True) for categories in (False, True)),
+    ):
+        expanded = statement.compile(dialect=dialect).construct_expanded_state(values)
+        with get_engine(app).connect() as connection:
+            plan = "\n".join(str(row[-1]) for row in connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + expanded.statement, expanded.positional_parameters))
+        assert "SCAN items" not in plan and "SCAN renewals" not in plan, (statement, plan)
+        assert "SCAN feeds" not in plan and "SCAN users" not in plan, (statement, plan)
     for sql in (
         "SELECT * FROM items WHERE user_id = :u AND archived = 0 ORDER BY due_date, id",
         "SELECT max(renewals.id) FROM renewals JOIN items ON items.id = renewals.item_id "

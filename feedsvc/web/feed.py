@@ -121,12 +121,11 @@ def build(session: Session, cache: feedcache.Store, memo: feedcache.BodyMemo,
     since the last build are read in full and serialised; the others' events are copied
     from the previous entry, which this worker usually still holds in its memo.
     """
-    feed = feeds.feed_for_token(session, token)
-    user = feed.user
+    source = feeds.feed_source(session, token)
+    feed, user, outline = source.feed, source.owner, source.outline
     today = today_in(probe.timezone)
     key = probe.key(variant, base_url, today)
     known = _previous_events(session, cache, memo, probe, token, variant)
-    outline = feeds.feed_outline(session, feed, user)
     context = feeds.events_context(feed, user, base_url, today, reminder_events)
     order = [(item_id, ics.version_digest(context, item_id, version))
              for item_id, version in outline.items]
