@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import http.cookiejar
 import json
 import os
@@ -242,8 +243,25 @@ def warm(base: str, paths: list[str]) -> None:
                 raise RuntimeError(f"warm-up fetch answered {status}")
 
 
-def measure(kind: str, items: int, plan: Plan, workdir: Path, pg_url: str) -> dict[str, Any]:
-    """Seed one database, serve it, and load every scenario ``plan.runs`` times."""
+@dataclass
+class Database:
+    """One seeded database served by its own gunicorn, ready to be loaded."""
+
+    kind: str
+    name: str
+    url: str
+    engine: Any
+    seeded: seeding.Seeded
+    seed_seconds: float
+    server: Server
+    loads: dict[str, tuple[str, dict[str, str], list[str] | None]]
+    paths_file: Path
+    feed_bytes: int
+    results: dict[str, list[Result]]
+
+
+def prepare(kind: str, items: int, plan: Plan, workdir: Path, pg_url: str) -> Database:
+    """Seed one database, start its server, build every bench feed once, check each scenario."""
     name = f"feedsvc_bench_{items}"
     url = normalise_database_url(create_database(kind, name, workdir, pg_url))
     app = create_app({"FEEDSVC_DATABASE_URL": url, "FEEDSVC_SECRET_KEY": SECRET_KEY,
@@ -262,26 +280,23 @@ def measure(kind: str, items: int, plan: Plan, workdir: Path, pg_url: str) -> di
     _, _, body = fetch(base + seeded.feed_path)
     probe.stop()
     server = Server(url, port, len(body), workdir / "gunicorn.log")
-    results: dict[str, list[Result]] = {name: [] for name in SCENARIOS}
-    soak: list[dict[str, float]] = []
     try:
         cookie = login(base, seeded.email, seeded.password)
-        status, headers, body = fetch(base + seeded.feed_path)
-        etag = headers["ETag"]
         fetch(base + seeded.feed_path, {"Accept-Encoding": "gzip"})
-        paths_file = workdir / "cold-paths.txt"
+        paths_file = workdir / f"cold-paths-{name}.txt"
         paths_file.write_text("\n".join(seeded.cold_feed_paths) + "\n")
         started = time.monotonic()
         warm(base, seeded.cold_feed_paths)
         print(f"  built {len(seeded.cold_feed_paths):,} feeds in "
               f"{time.monotonic() - started:.0f} s", flush=True)
         token = seeded.feed_path.removeprefix("/feeds/").removesuffix(".ics")
-        loads = {
+        loads: dict[str, tuple[str, dict[str, str], list[str] | None]] = {
             "baseline": (base + "/_bench/fixed", {}, None),
             "baseline_304": (base + "/_bench/fixed", {"If-None-Match": '"fixed"'}, None),
             "feed_200": (base + seeded.feed_path, {}, None),
             "feed_200_gzip": (base + seeded.feed_path, {"Accept-Encoding": "gzip"}, None),
-            "feed_304": (base + seeded.feed_path, {"If-None-Match": etag}, None),
+            # Its If-None-Match is the current ETag, asked for before each run.
+            "feed_304": (base + seeded.feed_path, {}, None),
             "feed_cold": (base + "/", {}, [str(ROOT / "benchmarks" / "paths.lua"),
                                            str(paths_file), str(THREADS)]),
             "rebuild": (base + f"/_bench/rebuild/{token}.ics", {}, None),
@@ -293,33 +308,78 @@ def measure(kind: str, items: int, plan: Plan, workdir: Path, pg_url: str) -> di
             if check != "feed_cold":
                 status, _, _ = fetch(target, extra)
                 assert status in (200, 304), (check, status)
-        for run in range(plan.runs):
-            for scenario in SCENARIOS:
-                target, extra, script = loads[scenario]
-                duration = plan.duration
-                if scenario == "feed_304":
-                    # The last cold run edited this account too: ask for the current ETag.
-                    extra = {"If-None-Match": fetch(base + seeded.feed_path)[1]["ETag"]}
-                if scenario == "feed_cold":
-                    seeding.edit(engine, seeded.edit_item_ids, run + 1)
-                    duration = plan.cold_duration
-                results[scenario].append(wrk(target, duration, extra, script))
-            print(f"  run {run + 1}/{plan.runs}: " + ", ".join(
-                f"{s} {results[s][-1].requests_per_second:.0f}/s" for s in SCENARIOS),
-                flush=True)
-        rss_after_load = server.rss_mb()
-        all_feeds = workdir / "all-paths.txt"
-        all_feeds.write_text("\n".join([seeded.feed_path, *seeded.cold_feed_paths]) + "\n")
-        if plan.soak:
-            soak = soak_rss(server, base, all_feeds, plan.soak)
-    finally:
+    except BaseException:
         server.stop()
         engine.dispose()
         drop_database(kind, name, url, pg_url)
-    return {"kind": kind, "items": seeded.items, "seed_seconds": seed_seconds,
-            "results": {k: [asdict(r) for r in v] for k, v in results.items()},
+        raise
+    return Database(kind, name, url, engine, seeded, seed_seconds, server, loads, paths_file,
+                    len(body), {scenario: [] for scenario in SCENARIOS})
+
+
+def load_once(database: Database, plan: Plan, run: int) -> None:
+    """Every scenario once, for ``plan.duration`` seconds each (the cold one shorter)."""
+    for scenario in SCENARIOS:
+        target, extra, script = database.loads[scenario]
+        duration = plan.duration
+        if scenario == "feed_304":
+            # The last cold run edited this account too: ask for the current ETag.
+            extra = {"If-None-Match":
+                     fetch(database.loads["feed_200"][0])[1]["ETag"]}
+        if scenario == "feed_cold":
+            seeding.edit(database.engine, database.seeded.edit_item_ids, run + 1)
+            duration = plan.cold_duration
+        database.results[scenario].append(wrk(target, duration, extra, script))
+    print(f"  {database.kind}, {database.seeded.items:,} items, run {run + 1}/{plan.runs}: "
+          + ", ".join(f"{s} {database.results[s][-1].requests_per_second:.0f}/s"
+                      for s in SCENARIOS), flush=True)
+
+
+def finish(database: Database, soak_seconds: int, pg_url: str, workdir: Path) -> dict[str, Any]:
+    """The workers' memory after the load (and over a soak), then stop and drop everything."""
+    soak: list[dict[str, float]] = []
+    try:
+        rss_after_load = database.server.rss_mb()
+        if soak_seconds:
+            all_feeds = workdir / f"all-paths-{database.name}.txt"
+            all_feeds.write_text(
+                "\n".join([database.seeded.feed_path, *database.seeded.cold_feed_paths]) + "\n")
+            soak = soak_rss(database.server, database.server.base, all_feeds, soak_seconds)
+    finally:
+        database.server.stop()
+        database.engine.dispose()
+        drop_database(database.kind, database.name, database.url, pg_url)
+    return {"kind": database.kind, "items": database.seeded.items,
+            "seed_seconds": database.seed_seconds,
+            "results": {k: [asdict(r) for r in v] for k, v in database.results.items()},
             "rss_after_load_mb": rss_after_load, "soak_rss_mb": soak,
-            "feed_bytes": len(body)}
+            "feed_bytes": database.feed_bytes}
+
+
+def measure(kind: str, plan: Plan, workdir: Path, pg_url: str) -> list[dict[str, Any]]:
+    """Both sizes of one database, each on its own server, loaded in alternate runs.
+
+    The machine's speed drifts over minutes, so the small and the large database are
+    measured turn about (small, large, small, large...) rather than one after the other:
+    the ratio of their latencies then compares the two sizes, not two stretches of time.
+    Only one server is loaded at a time; the other's workers wait idle.
+    """
+    databases: list[Database] = []
+    try:
+        for items in (plan.small_items, plan.large_items):
+            print(f"{kind}, {items:,} items", flush=True)
+            databases.append(prepare(kind, items, plan, workdir, pg_url))
+        for run in range(plan.runs):
+            for database in databases:
+                load_once(database, plan, run)
+    except BaseException:
+        for database in databases:
+            with contextlib.suppress(Exception):
+                finish(database, 0, pg_url, workdir)
+        raise
+    # The soak runs on the large database once both are measured.
+    return [finish(database, plan.soak if database is databases[-1] else 0, pg_url, workdir)
+            for database in databases]
 
 
 def soak_rss(server: Server, base: str, paths_file: Path,
@@ -446,11 +506,7 @@ def main() -> None:
     print(machine(), flush=True)
     measured = []
     for kind in kinds:
-        for items in (plan.small_items, plan.large_items):
-            print(f"{kind}, {items:,} items", flush=True)
-            size_plan = plan if items == plan.large_items else Plan(
-                **{**asdict(plan), "soak": 0})
-            measured.append(measure(kind, items, size_plan, args.workdir, args.pg_url))
+        measured.extend(measure(kind, plan, args.workdir, args.pg_url))
     print()
     print(f"gunicorn {WORKERS} workers, wrk -t{THREADS} -c{CONNECTIONS}, medians of "
           f"{plan.runs} runs. Targets: {TARGETS}.")
