@@ -255,7 +255,6 @@ class Database:
     seed_seconds: float
     server: Server
     loads: dict[str, tuple[str, dict[str, str], list[str] | None]]
-    paths_file: Path
     feed_bytes: int
     results: dict[str, list[Result]]
 
@@ -313,8 +312,8 @@ def prepare(kind: str, items: int, plan: Plan, workdir: Path, pg_url: str) -> Da
         engine.dispose()
         drop_database(kind, name, url, pg_url)
         raise
-    return Database(kind, name, url, engine, seeded, seed_seconds, server, loads, paths_file,
-                    len(body), {scenario: [] for scenario in SCENARIOS})
+    return Database(kind, name, url, engine, seeded, seed_seconds, server, loads, len(body),
+                    {scenario: [] for scenario in SCENARIOS})
 
 
 def load_once(database: Database, plan: Plan, run: int) -> None:
@@ -365,6 +364,7 @@ def measure(kind: str, plan: Plan, workdir: Path, pg_url: str) -> list[dict[str,
     Only one server is loaded at a time; the other's workers wait idle.
     """
     databases: list[Database] = []
+    measured: list[dict[str, Any]] = []
     try:
         for items in (plan.small_items, plan.large_items):
             print(f"{kind}, {items:,} items", flush=True)
@@ -372,14 +372,16 @@ def measure(kind: str, plan: Plan, workdir: Path, pg_url: str) -> list[dict[str,
         for run in range(plan.runs):
             for database in databases:
                 load_once(database, plan, run)
-    except BaseException:
+        while databases:
+            # The soak runs on the large database, once both are measured.
+            database = databases.pop(0)
+            measured.append(finish(database, 0 if databases else plan.soak, pg_url, workdir))
+    finally:
+        # After a failure: stop the servers and drop the databases not finished yet.
         for database in databases:
             with contextlib.suppress(Exception):
                 finish(database, 0, pg_url, workdir)
-        raise
-    # The soak runs on the large database once both are measured.
-    return [finish(database, plan.soak if database is databases[-1] else 0, pg_url, workdir)
-            for database in databases]
+    return measured
 
 
 def soak_rss(server: Server, base: str, paths_file: Path,
