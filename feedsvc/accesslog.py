@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gunicorn.glogging import Logger
+from gunicorn.glogging import Logger, SafeAtoms
 
 _FEED_TOKEN = re.compile(r"(/feeds/)[^/?#\s\"]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:token|key|secret)=)[^&\s\"]+")
+# Also at the start of a bare query string (the ``q`` field).
+_QUERY_SECRET = re.compile(r"(?i)((?:^|[?&])(?:token|key|secret)=)[^&\s\"]+")
 
 
 def mask(text: str) -> str:
@@ -19,10 +20,20 @@ def mask(text: str) -> str:
     return _QUERY_SECRET.sub(r"\1[masked]", text)
 
 
+class MaskedAtoms(SafeAtoms):
+    """Gunicorn's access-log fields, each masked as the log format reads it.
+
+    The fields hold every request header, response header and WSGI environ entry; a format
+    uses a handful. Masking on read masks whatever a format asks for, at the cost of those
+    few (masking them all took about a twentieth of a feed build's time).
+    """
+
+    def __getitem__(self, key: str) -> Any:
+        value = super().__getitem__(key)
+        return mask(value) if isinstance(value, str) else value
+
+
 class MaskedLogger(Logger):
     """A gunicorn logger whose access-log fields pass through ``mask``."""
 
-    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
-        atoms = super().atoms(resp, req, environ, request_time)
-        return {key: mask(value) if isinstance(value, str) else value
-                for key, value in atoms.items()}
+    atoms_wrapper_class = MaskedAtoms

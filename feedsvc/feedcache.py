@@ -33,10 +33,10 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeAlias
 
 from flask import Flask, current_app
 from sqlalchemy import (
@@ -56,6 +56,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from feedsvc import ics
 from feedsvc.accounts import hash_token
+from feedsvc.driver import Prepared, statement_listeners
 from feedsvc.models import Feed, FeedCacheEntry, Item, User, utcnow
 from feedsvc.renewals import recent_since
 
@@ -170,8 +171,6 @@ def _state_query(*cached: Any) -> Select[Any]:
     return query
 
 
-_compiled: dict[tuple[str, int], tuple[str, tuple[str, ...] | None]] = {}
-
 
 class DriverConnection:
     """A pooled driver connection for the feed's warm path (``feedsvc.fastpath``).
@@ -199,27 +198,20 @@ class DriverConnection:
         return row
 
 
-statement_listeners: list[Callable[[str], None]] = []
-Probing = Connection | DriverConnection
+Probing: TypeAlias = Connection | DriverConnection
 
 
-def _first(connection: Probing, query: Select[Any], params: dict[str, Any]) -> Any:
+def _first(connection: Probing, query: Prepared, params: dict[str, Any]) -> Any:
     """Run a probe as the driver's own SQL: the hot path skips SQLAlchemy's result processing.
 
     On a SQLAlchemy connection its engine's events (and the tests' query counts) see it.
     The key only needs raw values, which are the same for the same stored data either way.
     """
-    cache_key = (connection.dialect.name, id(query))
-    found = _compiled.get(cache_key)
-    if found is None:
-        compiled = query.compile(dialect=connection.dialect)
-        names = tuple(compiled.positiontup) if compiled.positiontup else None
-        found = _compiled[cache_key] = (str(compiled), names)
-    sql, names = found
-    args = tuple(params[name] for name in names) if names else params
+    compiled = query.compiled(connection.dialect)
+    args = compiled.arguments(params, typed=False)
     if isinstance(connection, DriverConnection):
-        return connection.first(sql, args)
-    return connection.exec_driver_sql(sql, args).first()  # type: ignore[arg-type]
+        return connection.first(compiled.sql, args)
+    return connection.exec_driver_sql(compiled.sql, args).first()
 
 
 def _utc(value: Any) -> dt.datetime:
@@ -291,13 +283,13 @@ _SAVED_COLUMNS = ("key", "etag", "last_modified", "body_gzip", "parts", "built_a
 
 
 @functools.cache
-def _upsert(dialect_name: str) -> Any:
+def _upsert(dialect_name: str) -> Prepared:
     """The statement that writes an entry over the feed's previous one, built once."""
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     statement = insert(FeedCacheEntry)
-    return statement.on_conflict_do_update(
+    return Prepared(statement.on_conflict_do_update(
         index_elements=[FeedCacheEntry.feed_id, FeedCacheEntry.variant],
-        set_={name: statement.excluded[name] for name in _SAVED_COLUMNS})
+        set_={name: statement.excluded[name] for name in _SAVED_COLUMNS}))
 
 
 class DatabaseStore:
@@ -307,11 +299,11 @@ class DatabaseStore:
     be stale, the build takes the unchanged items' events from it instead of reading it again.
     """
 
-    _validators = _state_query(FeedCacheEntry.key, FeedCacheEntry.etag,
-                               FeedCacheEntry.last_modified)
-    _with_body = _state_query(FeedCacheEntry.key, FeedCacheEntry.etag,
-                              FeedCacheEntry.last_modified, FeedCacheEntry.body_gzip,
-                              FeedCacheEntry.parts)
+    _validators = Prepared(_state_query(FeedCacheEntry.key, FeedCacheEntry.etag,
+                                        FeedCacheEntry.last_modified))
+    _with_body = Prepared(_state_query(FeedCacheEntry.key, FeedCacheEntry.etag,
+                                       FeedCacheEntry.last_modified, FeedCacheEntry.body_gzip,
+                                       FeedCacheEntry.parts))
 
     def probe(self, connection: Probing, token: str, variant: str,
               body: str | None) -> Probe | None:
@@ -354,13 +346,13 @@ class DatabaseStore:
             # As on the warm path's connections (``db.make_probe_engine``): an entry lost in
             # a crash is only built again, so this transaction need not wait for the disk.
             connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        connection.execute(_upsert(connection.dialect.name), values)
+        _upsert(connection.dialect.name).execute(connection, values)
 
 
 class RedisStore:
     """Entries in Redis, one hash per feed and variant; the database answers the state."""
 
-    _query = _state_query()
+    _query = Prepared(_state_query())
     _VALIDATORS = ("key", "etag", "last_modified")
     _CONTENT = ("gzip", "parts")
 

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections import namedtuple
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from feedsvc import ics
 from feedsvc.accounts import hash_token
+from feedsvc.driver import Prepared
 from feedsvc.errors import FeedsvcError, Gone, NotFound
 from feedsvc.feedcache import PACKAGE_VERSION
 from feedsvc.items import MAX_ID, effective_alarms
@@ -228,6 +230,11 @@ def _items_shown(only: bool, categories: bool) -> Any:
 
 _ITEMS = {(only, categories): _items_shown(only, categories)
           for only in (False, True) for categories in (False, True)}
+_ITEMS_RUN = {shape: Prepared(query, [column.type for column in query.selected_columns])
+              for shape, query in _ITEMS.items()}
+# Their rows' columns, by name.
+_ItemRow = namedtuple("_ItemRow",  # type: ignore[misc]
+                      [column.key for column in _ITEMS[False, False].selected_columns])
 
 
 def _shown_params(feed: Feed | FeedSettings, user: User | Owner) -> dict[str, Any]:
@@ -320,6 +327,7 @@ def _source_query() -> Any:
 
 
 _SOURCE = _source_query()
+_SOURCE_RUN = Prepared(_SOURCE, [column.type for column in _SOURCE.selected_columns])
 
 
 def feed_source(session: Session, token: str) -> FeedSource:
@@ -330,8 +338,8 @@ def feed_source(session: Session, token: str) -> FeedSource:
     if len(token) != TOKEN_LENGTH:
         raise NotFound(N_("No such calendar."))
     token_hash = hash_token(token)
-    rows = session.connection().execute(_SOURCE, {"token_hash": token_hash}).all()
-    if not rows or rows[0].shape != 0:
+    rows = _SOURCE_RUN.rows(session.connection(), {"token_hash": token_hash})
+    if not rows or rows[0][0] != 0:
         raise _not_live(session, token_hash)
     head = rows[0][1:]
     feed = FeedSettings(*head[:len(_FEED_COLUMNS)])
@@ -379,8 +387,8 @@ def feed_view(
         params["only"] = sorted(only)
     rows: list[Any] = []
     if only is None or only:
-        rows = session.connection().execute(
-            _ITEMS[only is not None, feed.categories is not None], params).all()
+        rows = [_ItemRow._make(row) for row in _ITEMS_RUN[
+            only is not None, feed.categories is not None].rows(session.connection(), params)]
 
     found: list[Any] = []
     latest: dict[int, ics.RenewalView] = {}

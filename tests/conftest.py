@@ -21,7 +21,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 
-from feedsvc import accounts, create_app, feedcache
+from feedsvc import accounts, create_app, driver
 from feedsvc.cli import upgrade_database
 from feedsvc.config import normalise_database_url
 from feedsvc.db import get_engine, get_probe_engine, new_session
@@ -131,13 +131,13 @@ def recorded_statements(app: Flask, record: Callable[[str], None],
     engines = (get_engine(app), get_probe_engine(app))
     for engine in engines:
         event.listen(engine, "before_cursor_execute", listener)
-    feedcache.statement_listeners.append(record)
+    driver.statement_listeners.append(record)
     try:
         yield
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", listener)
-        feedcache.statement_listeners.remove(record)
+        driver.statement_listeners.remove(record)
 
 
 def make_user(app: Flask, email: str = "user@example.com", **settings: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from flask import Flask, request_started
 from werkzeug.test import Client
 
 from conftest import VALID_ITEM, Api, recorded_statements
-from feedsvc import fastpath, feedcache, status
+from feedsvc import driver, fastpath, feedcache, status
 from feedsvc.accounts import hash_token
 from feedsvc.db import get_engine
 from feedsvc.web import feed as feed_views
@@ -117,12 +117,12 @@ def test_a_warm_hit_is_one_query_and_never_reaches_flask(
     etag = api.client.get(path).headers["ETag"]  # built by the route
     seen: list[str] = []
     calls = RouteCalls(app)
-    feedcache.statement_listeners.append(seen.append)
+    driver.statement_listeners.append(seen.append)
     try:
         warm = api.client.get(path)
         not_modified = api.client.get(path, headers={"If-None-Match": etag})
     finally:
-        feedcache.statement_listeners.remove(seen.append)
+        driver.statement_listeners.remove(seen.append)
     assert (warm.status_code, not_modified.status_code) == (200, 304)
     assert len(seen) == 2 and calls.count == 0
     assert "feed_cache.body" not in seen[0] and "feed_cache.body" not in seen[1], \
@@ -135,12 +135,12 @@ def test_a_worker_that_never_served_the_feed_reads_the_body_in_the_same_query(
     built = api.client.get(path)
     feedcache.memo(app).bodies.clear()  # as in another worker
     seen: list[str] = []
-    feedcache.statement_listeners.append(seen.append)
+    driver.statement_listeners.append(seen.append)
     try:
         first = api.client.get(path)
         second = api.client.get(path)
     finally:
-        feedcache.statement_listeners.remove(seen.append)
+        driver.statement_listeners.remove(seen.append)
     assert first.data == second.data == built.data
     assert len(seen) == 2 and "feed_cache.body" in seen[0] and "feed_cache.body" not in seen[1]
 

@@ -101,7 +101,7 @@ def test_feed_lookups_use_indexes_on_sqlite(app: Flask, api: Api, user: dict[str
     with get_engine(app).connect() as connection:
         dialect = connection.dialect
         for query in (feedcache.DatabaseStore._validators, feedcache.DatabaseStore._with_body):
-            compiled = query.compile(dialect=dialect)
+            compiled = query.statement.compile(dialect=dialect)
             plan = query_plan(app, str(compiled).replace("?", ":p", 1).replace("?", ":q", 1),
                               {"p": "ics", "q": hash_token("x" * 43)})
             assert "SCAN" not in plan, plan
