@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.expression import SelectBase
 from sqlalchemy.sql.compiler import SQLCompiler
 
 Processor = Callable[[Any], Any] | None
@@ -63,10 +64,11 @@ class Compiled:
 class Prepared:
     """A Core statement compiled once per dialect."""
 
-    def __init__(self, statement: ClauseElement, result_types: Sequence[Any] = ()) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        # The result columns' types, in order (a select's ``selected_columns``).
-        self.result_types = tuple(result_types)
+        # The result columns' types, in order: a select's, none for a write.
+        self.result_types = tuple(column.type for column in statement.selected_columns) \
+            if isinstance(statement, SelectBase) else ()
         self._compiled: dict[str, Compiled] = {}
         self._processors: dict[tuple[str, tuple[Any, ...]], tuple[Processor, ...]] = {}
 
@@ -105,7 +107,7 @@ class Prepared:
             processors = self._row_processors(dialect, cursor.description)
         finally:
             cursor.close()
-        _notify(sql)
+        notify(sql)
         active = [(at, process) for at, process in enumerate(processors) if process is not None]
         if not active:
             return [tuple(row) for row in found]
@@ -126,9 +128,10 @@ class Prepared:
             cursor.execute(sql, arguments)
         finally:
             cursor.close()
-        _notify(sql)
+        notify(sql)
 
 
-def _notify(sql: str) -> None:
+def notify(sql: str) -> None:
+    """Tell ``statement_listeners`` of a statement sent past the engine's events."""
     for listener in statement_listeners:
         listener(sql)

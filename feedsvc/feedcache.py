@@ -56,7 +56,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from feedsvc import ics
 from feedsvc.accounts import hash_token
-from feedsvc.driver import Prepared, statement_listeners
+from feedsvc.driver import Prepared, notify
 from feedsvc.models import Feed, FeedCacheEntry, Item, User, utcnow
 from feedsvc.renewals import recent_since
 
@@ -193,8 +193,7 @@ class DriverConnection:
             row = cursor.fetchone()
         finally:
             cursor.close()
-        for listener in statement_listeners:
-            listener(sql)
+        notify(sql)
         return row
 
 

@@ -230,8 +230,7 @@ def _items_shown(only: bool, categories: bool) -> Any:
 
 _ITEMS = {(only, categories): _items_shown(only, categories)
           for only in (False, True) for categories in (False, True)}
-_ITEMS_RUN = {shape: Prepared(query, [column.type for column in query.selected_columns])
-              for shape, query in _ITEMS.items()}
+_ITEMS_RUN = {shape: Prepared(query) for shape, query in _ITEMS.items()}
 # Their rows' columns, by name.
 _ItemRow = namedtuple("_ItemRow",  # type: ignore[misc]
                       [column.key for column in _ITEMS[False, False].selected_columns])
@@ -327,7 +326,7 @@ def _source_query() -> Any:
 
 
 _SOURCE = _source_query()
-_SOURCE_RUN = Prepared(_SOURCE, [column.type for column in _SOURCE.selected_columns])
+_SOURCE_RUN = Prepared(_SOURCE)
 
 
 def feed_source(session: Session, token: str) -> FeedSource:
