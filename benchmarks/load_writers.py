@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import random
@@ -35,7 +36,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -229,7 +229,7 @@ class Writer(threading.Thread):
 
     def _write(self, operation: str, item_id: int, method: str, path: str, body: Any) -> Any:
         for _attempt in range(20):
-            status, answer, headers = self.client.call(method, path, body)
+            status, answer, _headers = self.client.call(method, path, body)
             self._record(operation, status)
             if status == 0:
                 self.items[item_id].uncertain = True
@@ -309,7 +309,7 @@ def check_database(url: str) -> list[str]:
             chains.setdefault(renewal.item_id, []).append(renewal)
     engine.dispose()
     for item_id, history in chains.items():
-        for before, after in zip(history, history[1:]):
+        for before, after in itertools.pairwise(history):
             if after.due_before != before.due_after:
                 problems.append(f"item {item_id}: renewal {after.id} does not follow {before.id}")
         if due[item_id] != history[-1].due_after:
@@ -326,13 +326,13 @@ def verify(client: Client, writers: list[Writer], hot: int, hot_counts: Counter[
             checked += 1
             status, body, _ = client.call("GET", f"/api/v1/items/{item_id}")
             _, history, _ = client.call("GET", f"/api/v1/items/{item_id}/renewals")
-            if status != 200 or (body["title"], body["due_date"]) != (
-                    expected.title, expected.due_date) or len(
-                    history["renewals"]) != expected.renewals:
-                if not expected.uncertain:
-                    lost += 1
-                    print(f"  LOST: item {item_id} expected {expected}, server {body}",
-                          file=sys.stderr)
+            if not expected.uncertain and (
+                    status != 200 or (body["title"], body["due_date"]) != (
+                        expected.title, expected.due_date) or len(
+                        history["renewals"]) != expected.renewals):
+                lost += 1
+                print(f"  LOST: item {item_id} expected {expected}, server {body}",
+                      file=sys.stderr)
     _, history, _ = client.call("GET", f"/api/v1/items/{hot}/renewals")
     hot_expected = hot_counts["renewed"] - hot_counts["undone"]
     hot_found = len(history["renewals"])

@@ -36,14 +36,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from benchmarks import seed as seeding  # noqa: E402
-from feedsvc import create_app  # noqa: E402
-from feedsvc.cli import upgrade_database  # noqa: E402
-from feedsvc.config import normalise_database_url  # noqa: E402
-from feedsvc.db import get_engine  # noqa: E402
+from benchmarks import seed as seeding
+from feedsvc import create_app
+from feedsvc.cli import upgrade_database
+from feedsvc.config import normalise_database_url
+from feedsvc.db import get_engine
 
 SECRET_KEY = "benchmark-secret-key-not-for-production"
 HOST = "127.0.0.1"
@@ -456,8 +456,8 @@ def report(measured: list[dict[str, Any]]) -> str:
                 large = median(sizes[1]["results"][scenario], "p50_ms")
                 ratio = f"{large / small:.2f}" if small else "n/a"
                 lines.append(f"| {kind} | {scenario} | {ratio} |")
-    lines += ["", "| database | items | worker RSS after load (MB) | soak, each worker: "
-              "first → last, peak (MB) |", "|---|---|---|---|"]
+    lines += ["", ("| database | items | worker RSS after load (MB) | soak, each worker: "
+                   "first → last, peak (MB) |"), "|---|---|---|---|"]
     for m in measured:
         soak_text = soak_summary(m["soak_rss_mb"])
         lines.append(f"| {m['kind']} | {m['items']:,} | "
@@ -469,7 +469,8 @@ def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True,
+                                 check=False).stdout
     versions = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
     for package in ("flask", "sqlalchemy", "icalendar", "gunicorn", "psycopg"):
         from importlib.metadata import version

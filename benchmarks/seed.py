@@ -26,7 +26,7 @@ BENCH_ACCOUNTS = 20
 BENCH_ITEMS = 50
 FILLER_ITEMS = 10
 PASSWORD = "benchmark password"
-NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 BATCH = 20_000
 COUNTRIES = ("RU", "HK", "ME", "MC", "PH", "FR", "DE", "CN")

@@ -8,10 +8,24 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
-from feedsvc import config, db, errors, headers, health
+from feedsvc import baseurl, config, db, errors, headers, health
+from feedsvc.bodylimit import ChunkedBodyLimit
+from feedsvc.proxy import TrustedProxies
 
 csrf = CSRFProtect()
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in routes: at most 18 digits, which any database integer holds.
+
+    A longer number matches no route (404) rather than overflowing the database driver. The
+    length is checked by the pattern, not by a ``max``: Werkzeug checks a rule's methods
+    before its values, so a value refused by ``max`` would answer 405 on some routes.
+    """
+
+    regex = r"\d{1,18}"
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -19,7 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
         "FEEDSVC_INSTANCE_PATH")
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path or None)
-    os.makedirs(app.instance_path, exist_ok=True)
+    config.make_private_folder(app.instance_path)
     app.config.from_mapping(config.defaults())
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_mapping(config.from_environment())
@@ -39,6 +53,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
     app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
     app.config["WTF_CSRF_TIME_LIMIT"] = None
+    app.config["TRUSTED_HOSTS"] = baseurl.trusted_hosts(app.config)
+    app.url_map.converters["int"] = IdConverter
     # The API authenticates with bearer tokens, not cookies, so it needs no CSRF token.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = True
 
@@ -67,4 +83,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     cli.init_app(app)
     fastpath.install(app)
+    # Around it all: a length for bodies sent without one, and outermost the client's address
+    # and scheme as trusted proxies tell them, known before anything else runs.
+    limit, proxies = app.config["MAX_CONTENT_LENGTH"], app.config["FEEDSVC_FORWARDED_ALLOW_IPS"]
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, limit)  # type: ignore[method-assign]
+    app.wsgi_app = TrustedProxies(app.wsgi_app, proxies)  # type: ignore[method-assign]
     return app

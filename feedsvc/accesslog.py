@@ -7,7 +7,15 @@ from typing import Any
 
 from gunicorn.glogging import Logger, SafeAtoms
 
-_FEED_TOKEN = re.compile(r"(/feeds/)[^/?#\s\"]+")
+
+def _spelled_any_way(text: str) -> str:
+    """A pattern for ``text`` with each character written plain or percent-encoded, the
+    way a client may write a path that the server decodes before routing it."""
+    return "".join(f"(?:{re.escape(char)}|%{ord(char):02x})" for char in text)
+
+
+# The token is the next path segment, however the request line spells "/feeds/".
+_FEED_TOKEN = re.compile(rf"(?i)({_spelled_any_way('/feeds/')})[^/?#\s\"]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
 # Also at the start of a bare query string (the ``q`` field).
 _QUERY_SECRET = re.compile(r"(?i)((?:^|[?&])(?:token|key|secret)=)[^&\s\"]+")

@@ -10,9 +10,11 @@ they are free in the target database and renumbered consistently otherwise.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
+from pydantic import ValidationError
 from sqlalchemy import JSON, Boolean, Date, Integer, String, Table, Text, func, insert, select, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from feedsvc import feeds, items, renewals
@@ -21,6 +23,7 @@ from feedsvc.errors import Conflict, ValidationFailed
 from feedsvc.models import (
     ApiToken,
     Base,
+    CheckedJSON,
     Feed,
     Item,
     Renewal,
@@ -34,7 +37,8 @@ FORMAT = "feedsvc-backup"
 FORMAT_VERSION = 1
 # Parents before children, the order rows are inserted in.
 TABLES: tuple[Table, ...] = tuple(
-    model.__table__ for model in (User, ApiToken, Item, Renewal, Feed, RetiredFeedToken)
+    cast(Table, model.__table__)
+    for model in (User, ApiToken, Item, Renewal, Feed, RetiredFeedToken)
 )
 # Tables whose ids must never be handed out twice (event UIDs are built from them).
 SEQUENCED = ("items", "renewals")
@@ -75,6 +79,11 @@ def _load(table: Table, column_name: str, value: Any, where: str) -> Any:
             else "must be an integer"
     elif isinstance(kind, (String, Text)):
         problem = None if isinstance(value, str) else "must be text"
+    elif isinstance(kind, CheckedJSON):
+        try:
+            kind.shape.validate_python(value)
+        except ValidationError:
+            problem = "does not have the shape this version stores"
     elif not isinstance(kind, JSON):
         problem = "has a type this version cannot read"
     if problem:
@@ -212,6 +221,10 @@ def _ids_free(session: Session, rows: dict[str, list[dict[str, Any]]]) -> bool:
     return True
 
 
+def _already_retired(session: Session, token_hash: str) -> bool:
+    return session.get(RetiredFeedToken, token_hash) is not None
+
+
 def import_backup(session: Session, document: Any) -> dict[str, int]:
     """Insert a backup's rows (the caller commits); returns how many rows per table.
 
@@ -233,12 +246,14 @@ def import_backup(session: Session, document: Any) -> dict[str, int]:
                             f"{values.get(column)}, which is not in the backup.",
                             {f"{name}.{column}": f"must name a row of {parent}"})
                     values[column] = new_ids[parent][values[column]]
-            if table is retired and session.get(RetiredFeedToken, values["token_hash"]):
+            if table is retired and _already_retired(session, values["token_hash"]):
                 continue
             old_id = values.pop("id", None) if not keep_ids else values.get("id")
-            result = session.execute(insert(table), values)
+            result = cast(CursorResult[Any], session.execute(insert(table), values))
             if old_id is not None:
-                new_ids[table.name][old_id] = result.inserted_primary_key[0]
+                key = result.inserted_primary_key
+                assert key is not None  # a single-row insert into a table with a primary key
+                new_ids[table.name][old_id] = key[0]
     counters = document.get("id_counters") if keep_ids else None
     _advance_sequences(session, counters if isinstance(counters, dict) else {})
     session.flush()

@@ -1,8 +1,30 @@
-"""The public origin used in links that leave the app (feed URLs, links inside events)."""
+"""The public origin used in links that leave the app (feed URLs, links inside events), and
+the hosts the app answers to.
+
+With ``FEEDSVC_BASE_URL`` set, links come from it alone, whatever ``Host`` a request names.
+Without it they come from the request, so only trusted hosts may be named (Flask's
+``TRUSTED_HOSTS`` answers any other with 400): an attacker's ``Host`` never reaches a link,
+a cached feed or an export.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from flask import current_app, request
+
+# The embedded default serves this machine only.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def trusted_hosts(config: Mapping[str, Any]) -> list[str] | None:
+    """The hosts a request may name (``FEEDSVC_TRUSTED_HOSTS``), or None for any host."""
+    configured = config.get("FEEDSVC_TRUSTED_HOSTS")
+    if configured:
+        hosts = configured.split(",") if isinstance(configured, str) else configured
+        return [host.strip() for host in hosts if host.strip()]
+    return None if config.get("FEEDSVC_BASE_URL") else list(LOOPBACK_HOSTS)
 
 
 def public_base_url() -> str:

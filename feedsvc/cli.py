@@ -14,7 +14,9 @@ from feedsvc import accounts, backup, feeds
 from feedsvc.db import get_engine, new_session
 from feedsvc.errors import FeedsvcError
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# Inside the package, so an installed wheel migrates from any directory; in a checkout
+# (editable install) `feedsvc db revision` writes its new file here too.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def _create_app() -> Flask:

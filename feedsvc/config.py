@@ -28,7 +28,8 @@ SETTINGS: tuple[Setting, ...] = (
         "FEEDSVC_INSTANCE_PATH",
         None,
         "Folder holding `config.py`, the generated secret key and the default SQLite file. "
-        "Default: `instance/` in the repository. Read from the environment only.",
+        "Default: `instance/` in a checkout, `<venv>/var/feedsvc-instance/` when installed "
+        "from a wheel. Read from the environment only.",
     ),
     Setting(
         "FEEDSVC_DATABASE_URL",
@@ -47,6 +48,22 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Public origin used in feed links, e.g. `https://feeds.example.org`. Otherwise taken "
         "from the request.",
+    ),
+    Setting(
+        "FEEDSVC_TRUSTED_HOSTS",
+        None,
+        "Comma-separated host names the service answers to (`.example.org` also admits its "
+        "subdomains); a request for any other `Host` gets 400. Default: any host when "
+        "`FEEDSVC_BASE_URL` is set (links then never use the request's `Host`), otherwise "
+        "`localhost`, `127.0.0.1` and `[::1]`.",
+    ),
+    Setting(
+        "FEEDSVC_FORWARDED_ALLOW_IPS",
+        "127.0.0.1",
+        "Comma-separated addresses or networks (`10.0.0.0/8`) of the reverse proxies trusted "
+        "for `X-Forwarded-For` and `X-Forwarded-Proto`, or `*` for any; from anyone else "
+        "those headers are ignored. The client's address (throttles, logs) and scheme "
+        "(secure cookies, HSTS, CSRF) come from them.",
     ),
     Setting(
         "FEEDSVC_REDIS_URL",
@@ -85,9 +102,28 @@ def default_database_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / SQLITE_FILENAME)
 
 
+def narrow_to_owner(path: str | Path, mode: int) -> None:
+    """Take away what group and others may do with a file or folder of ours (made open
+    by an earlier version or a wide umask); one someone else owns is left as it is."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return
+    if status.st_uid == os.getuid() and status.st_mode & 0o077:
+        os.chmod(path, mode)
+
+
+def make_private_folder(path: str) -> None:
+    """Create the instance folder, which holds the secret key and the SQLite database,
+    for its owner only (0700)."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    narrow_to_owner(path, 0o700)
+
+
 def load_or_create_secret(instance_path: str) -> str:
     """Read the generated secret key, creating it (mode 0600) on first use."""
     path = Path(instance_path) / SECRET_FILENAME
+    narrow_to_owner(path, 0o600)
     try:
         return path.read_text().strip()
     except FileNotFoundError:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from feedsvc.config import narrow_to_owner
 
 ENGINE_KEY = "feedsvc.engine"
 PROBE_ENGINE_KEY = "feedsvc.probe_engine"
@@ -18,11 +23,34 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
     if url.startswith("sqlite"):
+        make_private_database_file(url)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def make_private_database_file(url: str) -> None:
+    """Create a SQLite database file readable by its owner only (0600), or narrow it to that.
+
+    SQLite gives its WAL and shared-memory files the database file's permissions, so they
+    follow; those left by an earlier version are narrowed too.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"
+            or database.startswith("file:")):
+        return
+    path = Path(database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # a folder that does not exist: SQLite reports it when connecting
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        narrow_to_owner(name, 0o600)
 
 
 def make_probe_engine(url: str) -> Engine:

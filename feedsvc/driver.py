@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.expression import SelectBase
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import SelectBase
 
 Processor = Callable[[Any], Any] | None
 

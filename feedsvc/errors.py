@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from zoneinfo import ZoneInfoNotFoundError
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_login import AnonymousUserMixin
@@ -23,7 +24,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from feedsvc.texts import N_
 
@@ -127,6 +128,7 @@ UNAVAILABLE_RETRY_AFTER = 30
 UNAVAILABLE_MESSAGE = N_("The service is temporarily unavailable. Please try again in a moment.")
 CONCURRENT_CHANGE_MESSAGE = N_("Someone changed this at the same time. Reload it and try again.")
 UNEXPECTED_MESSAGE = N_("Something went wrong on our side.")
+UNTRUSTED_HOST_MESSAGE = N_("This service does not answer to the host the request names.")
 
 
 def _retry_after(error: HTTPException) -> int:
@@ -153,6 +155,13 @@ def register(app: Flask) -> None:
             response.headers["Retry-After"] = str(_retry_after(error))
         return response
 
+    @app.errorhandler(SecurityError)
+    def handle_untrusted_host(error: SecurityError) -> Response:
+        # Flask builds no URL for a host outside TRUSTED_HOSTS, so no page can be drawn.
+        if wants_json():
+            return error_response(400, UNTRUSTED_HOST_MESSAGE)
+        return Response(UNTRUSTED_HOST_MESSAGE + "\n", status=400, mimetype="text/plain")
+
     @app.errorhandler(StaleDataError)
     def handle_concurrent_change(error: StaleDataError) -> Response:
         return error_response(409, CONCURRENT_CHANGE_MESSAGE)
@@ -176,10 +185,12 @@ def register(app: Flask) -> None:
         return error_response(503, UNAVAILABLE_MESSAGE)
 
     @app.errorhandler(StoredDataInvalid)
-    def handle_stored_data_invalid(error: StoredDataInvalid) -> Response:
+    @app.errorhandler(ZoneInfoNotFoundError)
+    def handle_stored_data_invalid(error: Exception) -> Response:
         # Input is validated into ValidationFailed (422) before it is stored, so a pydantic
-        # error here means a stored row that no longer reads as valid (written past the
-        # application, or by an older version). Say so plainly; the log has the details.
+        # error here (or a time zone this machine does not know) means a stored row that no
+        # longer reads as valid: written past the application, by an older version, or on
+        # a machine with other time zone data. Say so plainly; the log has the details.
         log.error("stored data cannot be shown: %s", error)
         return error_response(503, N_("Some stored data cannot be shown right now. "
                                       "Please try again later."))

@@ -56,9 +56,11 @@ class FeedFastPath:
                                                       Iterable[bytes]]) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
-        common = {**security_headers(app), **FEED_HEADERS}
-        self.headers_304 = list(common.items())
-        self.headers_200 = [("Content-Type", CONTENT_TYPE), *common.items()]
+        # Indexed by whether the request came over https (HSTS).
+        common = [{**security_headers(app, secure), **FEED_HEADERS} for secure in (False, True)]
+        self.headers_304 = [list(headers.items()) for headers in common]
+        self.headers_200 = [[("Content-Type", CONTENT_TYPE), *headers.items()]
+                            for headers in common]
         self.memo = feedcache.memo(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -86,6 +88,7 @@ class FeedFastPath:
 
     def _warm(self, environ: dict[str, Any], token: str, variant: str) -> Answer | None:
         conditional = "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
+        secure = environ.get("wsgi.url_scheme") == "https"
         accept_encoding = environ.get("HTTP_ACCEPT_ENCODING", "")
         compressed = "gzip" in accept_encoding and \
             parse_accept_header(accept_encoding)["gzip"] > 0
@@ -104,7 +107,7 @@ class FeedFastPath:
         etag = etag_of(entry, compressed)
         if conditional and not is_resource_modified(environ, etag=etag,
                                                     last_modified=entry.last_modified):
-            return "304 NOT MODIFIED", [("ETag", f'"{etag}"'), *self.headers_304], b""
+            return "304 NOT MODIFIED", [("ETag", f'"{etag}"'), *self.headers_304[secure]], b""
         if built or wanted is not None:
             body = entry.body_gzip if compressed else entry.body
             if body is None:
@@ -123,7 +126,7 @@ class FeedFastPath:
                 return None
             etag = etag_of(entry, compressed)
             self.memo.put(url, etag, body)
-        headers = [*self.headers_200, ("Content-Length", str(len(body))),
+        headers = [*self.headers_200[secure], ("Content-Length", str(len(body))),
                    ("ETag", f'"{etag}"'), ("Last-Modified", http_date(entry.last_modified))]
         if compressed:
             headers.append(("Content-Encoding", "gzip"))

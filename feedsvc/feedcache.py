@@ -217,8 +217,8 @@ def _utc(value: Any) -> dt.datetime:
     """A timestamp as the driver returns it (SQLite: text) as an aware UTC datetime."""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None \
-        else value.astimezone(dt.timezone.utc)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None \
+        else value.astimezone(dt.UTC)
 
 
 def _parts(value: Any) -> tuple[tuple[str, int, int], ...]:

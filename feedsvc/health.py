@@ -2,7 +2,7 @@
 
 It answers 200 ``{"status": "ok"}`` when the database answers, 503 when it does not; it
 needs no sign-in and touches no account. Probes come every few seconds, so an outage is
-logged when it starts and when it ends, not at every probe (and ``gunicorn.conf.py`` keeps
+logged when it starts and when it ends, not at every probe (and ``gunicorn_config`` keeps
 successful probes out of the access log).
 """
 
@@ -28,7 +28,7 @@ def healthz() -> tuple[Response, int]:
     try:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any failure to answer means unavailable
         if _database_was_up:
             log.warning("health check: the database is unreachable (%s)", type(error).__name__)
         _database_was_up = False
@@ -40,9 +40,7 @@ def healthz() -> tuple[Response, int]:
 
 
 def _answer(status: str, code: int) -> tuple[Response, int]:
-    response = jsonify({"status": status})
-    response.headers["Cache-Control"] = "no-store"
-    return response, code
+    return jsonify({"status": status}), code
 
 
 def init_app(app: Flask) -> None:

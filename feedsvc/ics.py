@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from icalendar import Alarm, Calendar, Component, Event, vDatetime, vDuration, vText
+from icalendar.enums import TRANSP
 
 PRODID = "-//feedsvc//Renewal deadlines//EN"
 UID_DOMAIN = "feedsvc"
@@ -289,7 +290,7 @@ def _all_day(uid: str, day: dt.date, summary: str, description: str, item: ItemV
         end=day + dt.timedelta(days=1),
         summary=_Text(summary),
         description=_Text(description),
-        transparency="TRANSPARENT",
+        transparency=TRANSP.TRANSPARENT,
         url=item.page_url,
     )
 
@@ -405,7 +406,7 @@ def _serialise_head(name: str, locale: str, timezone: str, last_modified: dt.dat
     return calendar.to_ical().removesuffix(_END)
 
 
-_HEAD_PLACEHOLDER = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_HEAD_PLACEHOLDER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _last_modified_line(value: dt.datetime) -> bytes:

@@ -8,9 +8,10 @@ values (see ``ImportProblem``) so the web layer can put them in the reader's lan
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from feedsvc.errors import ValidationFailed
@@ -25,7 +26,10 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("title", "due_date")
 MAX_ROWS = 500
+# Both the file and its text as the preview's confirm step posts it back (UTF-8, with a
+# browser's "\r\n" line breaks; ``text_size``), so the two steps agree.
 MAX_BYTES = 200 * 1024
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 EXAMPLE_ROW = {
     "title": "MTS Russia", "category": "sim", "provider": "MTS",
@@ -52,15 +56,15 @@ class ImportProblem:
     row: int
     field: str
     message: str
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
 class ImportResult:
     """The rows of a file as API item input, or the problems that stop its import."""
 
-    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    problems: list[ImportProblem] = field(default_factory=list)
+    rows: list[tuple[int, dict[str, Any]]] = dataclasses.field(default_factory=list)
+    problems: list[ImportProblem] = dataclasses.field(default_factory=list)
 
 
 def template_csv() -> bytes:
@@ -81,6 +85,11 @@ def decode(data: bytes) -> str | None:
         except UnicodeDecodeError:
             continue
     return None
+
+
+def text_size(text: str) -> int:
+    """The size of the text as a form posts it: UTF-8, with "\r\n" line breaks."""
+    return len(_LINE_BREAK.sub("\r\n", text).encode("utf-8"))
 
 
 def _split_services(value: str) -> list[str]:
@@ -144,14 +153,21 @@ def _path_column(path: str) -> str:
 def parse(data: bytes) -> ImportResult:
     """Read and validate a whole CSV file; its rows are usable only when no problem is found."""
     result = ImportResult()
+    too_large = {"kb": MAX_BYTES // 1024}
     if len(data) > MAX_BYTES:
         result.problems.append(ImportProblem(0, "", N_("The file is larger than %(kb)d KB."),
-                                             {"kb": MAX_BYTES // 1024}))
+                                             too_large))
         return result
     text = decode(data)
     if text is None:
         result.problems.append(ImportProblem(
             0, "", N_("The file is not UTF-8 or GBK text. Save it as “CSV UTF-8”.")))
+        return result
+    if text_size(text) > MAX_BYTES:
+        # Chinese text in GBK grows by half in UTF-8, in which the confirm step posts it.
+        result.problems.append(ImportProblem(0, "", N_(
+            "Converted to UTF-8, the file is larger than %(kb)d KB. Split it into smaller "
+            "files."), too_large))
         return result
     reader = csv.reader(io.StringIO(text, newline=""))
     try:

@@ -13,9 +13,10 @@ one process (tests, the CLI) never share counters or the on/off switch.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 
 from feedsvc.accounts import normalise_email
 from feedsvc.texts import N_
@@ -26,6 +27,9 @@ LOGIN_LIMIT = "10 per minute"
 # Per client address, whatever the e-mail: slows down trying many accounts at once.
 LOGIN_ADDRESS_LIMIT = "50 per hour"
 SIGNUP_LIMIT = "10 per hour"
+# Per account, counting wrong current passwords only (password change, account deletion):
+# a borrowed session must not become a way to guess the password.
+PASSWORD_CHECK_LIMIT = "10 per hour"
 # Per feed URL: calendar apps poll every few minutes at most.
 FEED_LIMIT = "120 per minute"
 
@@ -39,6 +43,19 @@ def rate_limits_on(app: Flask) -> bool:
 def _address_and_email() -> str:
     email = normalise_email(request.form.get("email", ""))[:254]
     return f"{get_remote_address()}|{email}"
+
+
+def _signed_in_account() -> str:
+    return f"user:{current_user.get_id()}"
+
+
+def note_wrong_password() -> None:
+    """Count this request against the account's ``PASSWORD_CHECK_LIMIT``."""
+    g.wrong_password = True
+
+
+def _password_was_wrong(response: Response) -> bool:
+    return bool(g.get("wrong_password"))
 
 
 def _feed_token() -> str:
@@ -75,6 +92,12 @@ def init_app(app: Flask) -> Limiter:
     _limit_view(app, "web.signup", limiter.limit(
         SIGNUP_LIMIT, methods=["POST"],
         error_message=N_("Too many accounts created from this address. Try again later.")))
+    password_checks = limiter.shared_limit(
+        PASSWORD_CHECK_LIMIT, scope="password-check", key_func=_signed_in_account,
+        methods=["POST"], deduct_when=_password_was_wrong,
+        error_message=N_("Too many wrong passwords. Wait an hour and try again."))
+    for endpoint in ("web.change_password", "web.delete_account"):
+        _limit_view(app, endpoint, password_checks)
     feed_limit = limiter.shared_limit(
         FEED_LIMIT, scope="feed", key_func=_feed_token,
         error_message=N_("This calendar is being fetched too often. Try again in a minute."))

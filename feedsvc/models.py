@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -21,6 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# pydantic reads only this TypedDict on Python 3.11.
+from typing_extensions import TypedDict
+
 # Stable constraint names, so Alembic's batch mode can find and alter them on SQLite.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -33,7 +37,7 @@ NAMING_CONVENTION = {
 
 def utcnow() -> dt.datetime:
     """The current instant, timezone-aware, in UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -47,14 +51,47 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime refused: store UTC instants only")
-        return value.astimezone(dt.timezone.utc)
+        return value.astimezone(dt.UTC)
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class StoredAlarm(TypedDict):
+    """An alarm as stored: what ``schemas.Alarm`` checked on the way in."""
+
+    days_before: int
+    at: str
+
+
+class CheckedJSON(TypeDecorator[Any]):
+    """JSON that must read back in the shape the app writes it in (``shape``).
+
+    A value changed past the app (by hand, or by another program) then fails to load with
+    pydantic's ``ValidationError``, which the error table answers with 503 "stored data
+    cannot be shown", rather than code further on failing on it with a 500.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, shape: TypeAdapter[Any]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if value is not None:
+            self.shape.validate_python(value)
+        return value
+
+
+_STRICT = ConfigDict(strict=True)
+ALARMS: TypeAdapter[list[StoredAlarm]] = TypeAdapter(list[StoredAlarm], config=_STRICT)
+NAMES: TypeAdapter[list[str]] = TypeAdapter(list[str], config=_STRICT)
 
 
 class Base(DeclarativeBase):
@@ -70,7 +107,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str] = mapped_column(String(16), default="en")
-    default_alarms: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    default_alarms: Mapped[list[dict[str, Any]]] = mapped_column(CheckedJSON(ALARMS))
     # Part of the login session's identity: changing it signs out every session.
     session_nonce: Mapped[str] = mapped_column(String(64))
     # Bumped when a setting that shapes the feeds changes (language, time zone, alarms).
@@ -132,11 +169,11 @@ class Item(Base):
     # The day-of-month anchor for "schedule" repeats (Jan 31 -> Feb 28 -> Mar 31).
     repeat_anchor: Mapped[dt.date | None] = mapped_column(Date)
     grace_days: Mapped[int | None] = mapped_column(Integer)
-    alarms: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    alarms: Mapped[list[dict[str, Any]] | None] = mapped_column(CheckedJSON(ALARMS))
     # Decimal text exactly as given ("12.50"), so amounts round-trip on every database.
     price_amount: Mapped[str | None] = mapped_column(String(32))
     price_currency: Mapped[str | None] = mapped_column(String(3))
-    bound_services: Mapped[list[str]] = mapped_column(JSON, default=list)
+    bound_services: Mapped[list[str]] = mapped_column(CheckedJSON(NAMES), default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str | None] = mapped_column(String(2000))
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -148,7 +185,7 @@ class Item(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once, by the mapper
 
     user: Mapped[User] = relationship(back_populates="items")
     renewals: Mapped[list[Renewal]] = relationship(
@@ -194,7 +231,7 @@ class Feed(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
-    categories: Mapped[list[str] | None] = mapped_column(JSON)
+    categories: Mapped[list[str] | None] = mapped_column(CheckedJSON(NAMES))
     reminder_events: Mapped[bool] = mapped_column(Boolean, default=False)
     show_numbers: Mapped[bool] = mapped_column(Boolean, default=False)
     secret: Mapped[str] = mapped_column(String(64))

@@ -153,7 +153,8 @@ def spend(
         query = query.where(Renewal.item_id == item_id)
     totals: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for renewed_item, amount, currency in session.execute(query):
-        totals[renewed_item][currency] += Decimal(amount)
+        # The query keeps only rows with both an amount and a currency.
+        totals[renewed_item][str(currency)] += Decimal(str(amount))
     return {key: dict(value) for key, value in totals.items()}
 
 

@@ -355,8 +355,7 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     for problem in error.errors(include_url=False):
         path = ".".join(str(part) for part in problem["loc"]) or "body"
         message = problem["msg"]
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+        message = message.removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "is not a known field"
         elif problem["type"] == "missing":

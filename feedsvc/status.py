@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 def utc_now() -> dt.datetime:
     """The current instant; the one clock behind every "today", so tests can set it."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def today_in(timezone: str, now: dt.datetime | None = None) -> dt.date:

@@ -7,28 +7,24 @@ test and drops it at the end.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from feedsvc import accounts, create_app, driver
+from feedsvc import accounts, create_app
 from feedsvc.cli import upgrade_database
-from feedsvc.config import normalise_database_url
-from feedsvc.db import get_engine, get_probe_engine, new_session
+from feedsvc.db import get_engine
 from feedsvc.models import Base
 
-SECRET_KEY = "test-secret-key-not-for-production"
-PASSWORD = "correct horse battery"
+from helpers import VALID_ITEM, Api, app_config, database_server_url, make_user
 
 
 @pytest.fixture(autouse=True)
@@ -37,19 +33,14 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(accounts, "PASSWORD_HASH_METHOD", "pbkdf2:sha256:1000")
 
 
-def _server_url() -> str | None:
-    url = os.environ.get("FEEDSVC_DATABASE_URL", "")
-    return normalise_database_url(url) if url.startswith(("postgres", "postgresql")) else None
-
-
 @pytest.fixture(scope="session")
 def database_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Where test databases live: a migrated SQLite template, or a private PostgreSQL database."""
-    server = _server_url()
+    server = database_server_url()
     if server is None:
         folder = tmp_path_factory.mktemp("template")
         template = folder / "template.sqlite3"
-        app = create_app(_config(folder, "sqlite:///" + str(template)))
+        app = create_app(app_config(folder, "sqlite:///" + str(template)))
         upgrade_database(app)
         get_engine(app).dispose()
         yield {"kind": "sqlite", "template": str(template)}
@@ -59,7 +50,7 @@ def database_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    app = create_app(_config(tmp_path_factory.mktemp("pg"), url))
+    app = create_app(app_config(tmp_path_factory.mktemp("pg"), url))
     upgrade_database(app)
     get_engine(app).dispose()
     try:
@@ -68,17 +59,6 @@ def database_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-def _config(instance: Path, url: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "TESTING": True,
-        "INSTANCE_PATH": str(instance),
-        "FEEDSVC_DATABASE_URL": url,
-        "FEEDSVC_SECRET_KEY": SECRET_KEY,
-        "FEEDSVC_BASE_URL": "https://feeds.example.org",
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -101,7 +81,7 @@ def database_url(database_backend: dict[str, str], tmp_path: Path) -> Iterator[s
 @pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """An app on its own database, with CSRF checks on as in production."""
-    application = create_app(_config(tmp_path / "instance", database_url))
+    application = create_app(app_config(tmp_path / "instance", database_url))
     yield application
     get_engine(application).dispose()
 
@@ -116,39 +96,6 @@ def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
-
-
-@contextmanager
-def recorded_statements(app: Flask, record: Callable[[str], None],
-                        transaction_control: bool = False) -> Iterator[None]:
-    """Pass every SQL statement the app sends to ``record``: both engines' and the warm
-    path's driver-level probes; BEGIN, COMMIT and the like only with ``transaction_control``."""
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if transaction_control or statement.split(None, 1)[0].upper() not in TRANSACTION_CONTROL:
-            record(statement)
-
-    engines = (get_engine(app), get_probe_engine(app))
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", listener)
-    driver.statement_listeners.append(record)
-    try:
-        yield
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", listener)
-        driver.statement_listeners.remove(record)
-
-
-def make_user(app: Flask, email: str = "user@example.com", **settings: Any) -> dict[str, Any]:
-    """Create an account with an API token; returns its e-mail, id, password and token."""
-    with app.app_context(), new_session(app) as session:
-        user = accounts.create_user(session, email, PASSWORD, **settings)
-        token = accounts.create_api_token(session, user, "tests")
-        session.commit()
-        return {"id": user.id, "email": user.email, "password": PASSWORD, "token": token.secret}
-
-
 @pytest.fixture
 def user(app: Flask) -> dict[str, Any]:
     return make_user(app)
@@ -159,26 +106,6 @@ def other_user(app: Flask) -> dict[str, Any]:
     return make_user(app, "other@example.com")
 
 
-class Api:
-    """The test client with a bearer token, speaking JSON."""
-
-    def __init__(self, client: FlaskClient, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def get(self, path: str, **kwargs: Any) -> Any:
-        return self.client.get(path, headers=self.headers, **kwargs)
-
-    def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
-        return self.client.post(path, headers=self.headers, json=json, **kwargs)
-
-    def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
-        return self.client.patch(path, headers=self.headers, json=json, **kwargs)
-
-    def delete(self, path: str, **kwargs: Any) -> Any:
-        return self.client.delete(path, headers=self.headers, **kwargs)
-
-
 @pytest.fixture
 def api(client: FlaskClient, user: dict[str, Any]) -> Api:
     return Api(client, user["token"])
@@ -187,25 +114,6 @@ def api(client: FlaskClient, user: dict[str, Any]) -> Api:
 @pytest.fixture
 def other_api(app: Flask, other_user: dict[str, Any]) -> Api:
     return Api(app.test_client(), other_user["token"])
-
-
-VALID_ITEM: dict[str, Any] = {
-    "title": "MTS Russia",
-    "category": "sim",
-    "provider": "MTS",
-    "phone_number": "+7 916 123 45 67",
-    "country": "RU",
-    "due_date": "2027-03-31",
-    "repeat": {"every": 3, "unit": "month", "from": "schedule"},
-    "grace_days": 30,
-    "alarms": [{"days_before": 14, "at": "09:00"}, {"days_before": 0, "at": "09:00"}],
-    "price": {"amount": "300.00", "currency": "RUB"},
-    "bound_services": ["Sberbank", "Telegram"],
-    "notes": "Top up in the app.\nCheck the balance.",
-    "url": "https://mts.ru/",
-    "auto_renew": False,
-    "archived": False,
-}
 
 
 @pytest.fixture

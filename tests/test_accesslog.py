@@ -19,6 +19,13 @@ from feedsvc.accesslog import MaskedLogger, mask
         ("Bearer fs_s3cr3tTOKEN", "fs_s3cr3tTOKEN"),
         ("GET /x?token=s3cr3t&y=2 HTTP/1.1", "s3cr3t"),
         ("key=s3cr3t&y=2", "s3cr3t"),
+        # gunicorn decodes the path before routing, so every spelling reaches the feed.
+        ("GET /feeds%2FabcDEF123_-xyz.ics HTTP/1.1", "abcDEF123_-xyz"),
+        ("GET /feeds%2fabcDEF123_-xyz.ics HTTP/1.1", "abcDEF123_-xyz"),
+        ("GET /%66eeds/abcDEF123_-xyz.ics HTTP/1.1", "abcDEF123_-xyz"),
+        ("GET /%66%65%65%64%73%2FabcDEF123_-xyz/google.ics HTTP/1.1", "abcDEF123_-xyz"),
+        ("GET //feeds/abcDEF123_-xyz.ics HTTP/1.1", "abcDEF123_-xyz"),
+        ("GET /feeds/abc%44EF123_-xyz.ics HTTP/1.1", "abc%44EF123_-xyz"),
     ],
 )
 def test_mask_removes_secrets(line, secret):

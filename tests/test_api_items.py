@@ -10,10 +10,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import VALID_ITEM, Api, make_user
 from feedsvc import accounts
 from feedsvc.db import new_session
 from feedsvc.status import today_in
+
+from helpers import VALID_ITEM, Api, make_user
 
 ITEMS = "/api/v1/items"
 UTC_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
@@ -159,7 +160,7 @@ def test_timestamps_are_utc_iso_8601_with_z(api: Api, item: dict[str, Any]) -> N
     assert UTC_STAMP.match(item["updated_at"]), item["updated_at"]
     assert item["created_at"] == item["updated_at"]
     created = dt.datetime.fromisoformat(item["created_at"])
-    assert abs(dt.datetime.now(dt.timezone.utc) - created) < dt.timedelta(minutes=5)
+    assert abs(dt.datetime.now(dt.UTC) - created) < dt.timedelta(minutes=5)
 
 
 # Listing

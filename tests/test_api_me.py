@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import Api, make_user
+from helpers import Api, make_user
 
 ME = "/api/v1/me"
 DEFAULT_ALARMS = [{"days_before": 14, "at": "09:00"}, {"days_before": 3, "at": "09:00"},

@@ -12,11 +12,11 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from conftest import PASSWORD, VALID_ITEM, Api, _config, make_user
 from feedsvc import create_app
 from feedsvc.cli import upgrade_database
 from feedsvc.db import get_engine
-from test_web_browser import Browser
+
+from helpers import PASSWORD, VALID_ITEM, Api, Browser, app_config, make_user
 
 
 def fill(app: Flask) -> dict[str, Any]:
@@ -64,8 +64,8 @@ def restored(database_backend: dict[str, str], tmp_path: Path) -> Any:
     apps: list[Flask] = []
 
     def build(name: str = "restored") -> Flask:
-        app = create_app(_config(tmp_path / name, fresh_database(database_backend, tmp_path,
-                                                                  name)))
+        database = fresh_database(database_backend, tmp_path, name)
+        app = create_app(app_config(tmp_path / name, database))
         upgrade_database(app)
         apps.append(app)
         return app
@@ -156,7 +156,10 @@ def test_import_refuses_existing_accounts_and_changes_nothing(
      "not in the backup"),
     ({"format": "feedsvc-backup", "version": 1, "tables": {"users": [{"id": 1, "email": 5}]}},
      "must be text"),
-], ids=["format", "version", "unknown-column", "orphan", "wrong-type"])
+    ({"format": "feedsvc-backup", "version": 1,
+      "tables": {"users": [{"id": 1, "default_alarms": [{"days_before": "3"}]}]}},
+     "users.0.default_alarms does not have the shape this version stores"),
+], ids=["format", "version", "unknown-column", "orphan", "wrong-type", "wrong-shape"])
 def test_import_refuses_a_bad_file_clearly(app: Flask, tmp_path: Path,
                                            document: dict[str, Any], message: str) -> None:
     result = import_file(app, tmp_path, document)

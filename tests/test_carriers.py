@@ -9,7 +9,8 @@ import pycountry
 from flask.testing import FlaskClient
 
 from feedsvc import carriers
-from test_web_browser import signed_in
+
+from helpers import signed_in
 
 
 def test_every_proposed_country_is_a_real_iso_code() -> None:

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from conftest import VALID_ITEM, Api
-from test_web_browser import signed_in
+from helpers import VALID_ITEM, Api, signed_in
 
 
 def test_item_responses_carry_the_version_as_a_strong_etag(api: Api) -> None:

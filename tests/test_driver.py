@@ -9,11 +9,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from conftest import VALID_ITEM, Api, recorded_statements
 from feedsvc import feedcache, feeds
 from feedsvc.accounts import hash_token
 from feedsvc.db import get_engine
 from feedsvc.models import FeedCacheEntry
+
+from helpers import VALID_ITEM, Api, recorded_statements
 
 
 def _items(api: Api) -> list[int]:
@@ -80,6 +81,6 @@ def test_a_prepared_upsert_writes_what_the_orm_reads(
             FeedCacheEntry.feed_id == feed["id"])).one()
     assert (stored.key, stored.etag, stored.body_gzip) == (entry.key, entry.etag,
                                                           entry.body_gzip)
-    assert stored.last_modified == moment and stored.last_modified.tzinfo == dt.timezone.utc
+    assert stored.last_modified == moment and stored.last_modified.tzinfo == dt.UTC
     assert stored.parts == [list(part) for part in entry.stored_parts]
-    assert stored.built_at.tzinfo == dt.timezone.utc
+    assert stored.built_at.tzinfo == dt.UTC

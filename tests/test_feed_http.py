@@ -28,11 +28,12 @@ from sqlalchemy.exc import OperationalError
 
 import feedsvc.fastpath
 import feedsvc.web.feed
-from conftest import SECRET_KEY, VALID_ITEM, Api, make_user
 from feedsvc import accounts, feeds, ics, items
 from feedsvc.db import new_session
 from feedsvc.demo import DEMO_EMAIL, create_demo
 from feedsvc.models import User, utcnow
+
+from helpers import SECRET_KEY, VALID_ITEM, Api, make_user
 
 DATA = Path(__file__).parent / "data"
 UPDATE_GOLDEN = os.environ.get("FEEDSVC_UPDATE_GOLDEN") == "1"
@@ -395,7 +396,7 @@ def test_a_broken_session_is_503(monkeypatch: pytest.MonkeyPatch, api: Api,
 # -- golden files -----------------------------------------------------------------------
 
 GOLDEN_TODAY = dt.date(2026, 11, 22)
-GOLDEN_NOW = dt.datetime(2026, 11, 22, 1, 2, 3, tzinfo=dt.timezone.utc)
+GOLDEN_NOW = dt.datetime(2026, 11, 22, 1, 2, 3, tzinfo=dt.UTC)
 
 
 @pytest.fixture

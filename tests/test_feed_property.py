@@ -21,10 +21,11 @@ import vobject
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedparsers import PARSERS, ParsedCalendar, ParsedEvent
 from feedsvc import ics
 
-STAMP = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.timezone.utc)
+from feedparsers import PARSERS, ParsedCalendar, ParsedEvent
+
+STAMP = dt.datetime(2026, 11, 22, 8, 0, tzinfo=dt.UTC)
 LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 CALENDAR_PROPERTIES = frozenset({
     "VERSION", "PRODID", "CALSCALE", "METHOD", "NAME", "X-WR-CALNAME", "DESCRIPTION",

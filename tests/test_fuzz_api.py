@@ -18,8 +18,8 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.config._auth import AuthConfig
 from schemathesis.checks import not_a_server_error
+from schemathesis.config._auth import AuthConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -28,8 +28,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from conftest import VALID_ITEM, Api
 from feedsvc.openapi import document
+
+from helpers import VALID_ITEM, Api
 
 EXAMPLES = int(os.environ.get("FEEDSVC_FUZZ_EXAMPLES", "12"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,

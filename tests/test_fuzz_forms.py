@@ -18,10 +18,10 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import VALID_ITEM, Api, _config, make_user
 from feedsvc import create_app
 from feedsvc.db import get_engine
-from test_web_browser import Browser, Page, signed_in
+
+from helpers import VALID_ITEM, Api, Browser, Page, app_config, make_user, signed_in
 
 EXAMPLES = int(os.environ.get("FEEDSVC_FUZZ_EXAMPLES", "20"))
 FIXED = {"csrf_token", "version", "next"}
@@ -50,7 +50,7 @@ def report() -> Any:
 
 @pytest.fixture
 def fuzz_app(database_url: str, tmp_path: Path) -> Any:
-    app = create_app(_config(tmp_path / "fuzz", database_url, FEEDSVC_RATE_LIMITS="off"))
+    app = create_app(app_config(tmp_path / "fuzz", database_url, FEEDSVC_RATE_LIMITS="off"))
     yield app
     get_engine(app).dispose()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +14,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import _config
 from feedsvc import create_app, health
 from feedsvc.accesslog import MaskedLogger
 from feedsvc.db import get_engine
+
+from helpers import app_config
 
 
 def test_healthz_is_ok_without_signing_in(client: FlaskClient) -> None:
@@ -32,8 +33,8 @@ def test_healthz_is_ok_without_signing_in(client: FlaskClient) -> None:
 def unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
     """An app whose database cannot be opened."""
     monkeypatch.setattr(health, "_database_was_up", True)
-    app = create_app(_config(tmp_path / "instance",
-                             "sqlite:///" + str(tmp_path / "missing" / "folder" / "db.sqlite3")))
+    missing = tmp_path / "missing" / "folder" / "db.sqlite3"
+    app = create_app(app_config(tmp_path / "instance", "sqlite:///" + str(missing)))
     yield app
     get_engine(app).dispose()
 
@@ -53,11 +54,8 @@ def test_healthz_is_503_when_the_database_is_unreachable(
 
 
 def gunicorn_conf() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "gunicorn_conf", Path(__file__).parent.parent / "gunicorn.conf.py")
-    conf = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(conf)  # type: ignore[union-attr]
-    return conf
+    """The production settings, read afresh from the current environment."""
+    return importlib.reload(importlib.import_module("feedsvc.gunicorn_config"))
 
 
 @pytest.mark.parametrize("setting, expected", [

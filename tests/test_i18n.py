@@ -22,12 +22,12 @@ from flask_babel import force_locale
 from jinja2 import Environment
 from sqlalchemy import update
 
-from conftest import Api, make_user
 from feedsvc.db import new_session
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import ApiToken
 from feedsvc.web.i18n import format_day, format_timestamp, time_element
-from test_web_browser import Browser, signed_in
+
+from helpers import Api, Browser, make_user, signed_in
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "feedsvc"
@@ -404,7 +404,7 @@ def test_a_day_reads_in_the_readers_convention(app: Flask, locale: str, day: dt.
     ("en", "Feb 29, 2028, 11:30\u202fPM"), ("zh_Hans", "2028年2月29日 23:30")])
 def test_a_moment_reads_in_the_readers_convention_to_the_minute(
         app: Flask, locale: str, expected: str) -> None:
-    moment = dt.datetime(2028, 2, 29, 23, 30, 59, 123456, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2028, 2, 29, 23, 30, 59, 123456, tzinfo=dt.UTC)
     with app.test_request_context(), force_locale(locale):  # a visitor: UTC
         assert format_timestamp(moment) == expected
         assert time_element(moment) == \
@@ -416,7 +416,7 @@ def test_a_timestamp_is_shown_in_the_accounts_time_zone(
     reader = make_user(app, "shanghai@example.com", timezone="Asia/Shanghai")
     with app.app_context(), new_session(app) as session:
         session.execute(update(ApiToken).values(
-            created_at=dt.datetime(2027, 1, 19, 23, 30, tzinfo=dt.timezone.utc)))
+            created_at=dt.datetime(2027, 1, 19, 23, 30, tzinfo=dt.UTC)))
         session.commit()
     browser = signed_in(client, reader)
     page = browser.get("/tokens").text

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from feedsvc import ics
 
-STAMP = dt.datetime(2026, 11, 22, 8, 30, 15, tzinfo=dt.timezone.utc)
+STAMP = dt.datetime(2026, 11, 22, 8, 30, 15, tzinfo=dt.UTC)
 DUE = dt.date(2026, 12, 4)
 PAGE = "https://feeds.example.org/items/7/edit"
 DEFAULT_ALARMS = (ics.AlarmSpec(14, "09:00"), ics.AlarmSpec(3, "09:00"), ics.AlarmSpec(0, "09:00"))
@@ -276,7 +276,7 @@ def test_calendar_properties() -> None:
 
 @pytest.mark.parametrize("name", ["All renewals", "SIM cards", "保号卡 " * 30, "a;b,c\\d " * 20])
 @pytest.mark.parametrize("locale", ["en", "zh-Hans"])
-@pytest.mark.parametrize("stamp", [STAMP, dt.datetime(2031, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)])
+@pytest.mark.parametrize("stamp", [STAMP, dt.datetime(2031, 1, 2, 3, 4, 5, tzinfo=dt.UTC)])
 def test_calendar_head_is_what_icalendar_writes(name: str, locale: str,
                                                  stamp: dt.datetime) -> None:
     feed = make_feed(items=(), name=name, locale=locale, last_modified=stamp)
@@ -426,7 +426,7 @@ def test_every_uid_in_a_feed_is_unique() -> None:
 
 
 def test_dtstamp_and_last_modified_are_the_given_instant_never_now() -> None:
-    past = dt.datetime(2020, 2, 29, 23, 59, 58, tzinfo=dt.timezone.utc)
+    past = dt.datetime(2020, 2, 29, 23, 59, 58, tzinfo=dt.UTC)
     data = build(make_item(last_modified=past, grace_days=5, sequence=9), last_modified=past,
                  reminder_events=True)
     lines = unfolded(data)
@@ -444,7 +444,7 @@ def test_a_local_instant_is_written_in_utc() -> None:
 
 
 def _event_with(summary: str, description: str) -> icalendar.Event:
-    event = icalendar.Event.new(uid="due-1-0@feedsvc", stamp=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+    event = icalendar.Event.new(uid="due-1-0@feedsvc", stamp=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
                                 start=dt.date(2026, 3, 1), summary=summary,
                                 description=description)
     alarm = icalendar.Alarm.new(description=summary)

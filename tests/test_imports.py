@@ -145,3 +145,11 @@ def test_a_file_that_is_neither_utf8_nor_gbk_is_refused() -> None:
 
 def test_a_file_over_the_size_limit_is_refused() -> None:
     assert problems(b"x" * (imports.MAX_BYTES + 1)) == [(0, "")]
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("", 0), ("a,b", 3), ("a\nb", 4), ("a\r\nb", 4), ("a\rb", 4), ("a\n\nb", 6),
+    ("俄", 3), ("俄\n", 5),
+])
+def test_the_size_is_counted_as_a_form_posts_the_text(text: str, size: int) -> None:
+    assert imports.text_size(text) == size

@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from conftest import PASSWORD, Api, _config
 from feedsvc import create_app
 from feedsvc.db import get_engine
 from feedsvc.limits import rate_limits_on
+
+from helpers import PASSWORD, Api, app_config
 
 
 def attempts(app: Flask, email: str, count: int, address: str = "10.0.0.1") -> list[int]:
@@ -83,8 +84,8 @@ def test_warm_feed_requests_are_served_before_the_throttle(app: Flask, api: Api)
 
 def test_rate_limits_off_disables_every_throttle(tmp_path: Path, database_url: str,
                                                  user_email: str = "x@example.com") -> None:
-    app = create_app(_config(tmp_path / "i", database_url, FEEDSVC_RATE_LIMITS="off",
-                             WTF_CSRF_ENABLED=False))
+    app = create_app(app_config(tmp_path / "i", database_url, FEEDSVC_RATE_LIMITS="off",
+                                 WTF_CSRF_ENABLED=False))
     assert not rate_limits_on(app)
     assert set(attempts(app, user_email, 30)) == {422}
     get_engine(app).dispose()
@@ -125,8 +126,9 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 def test_two_workers_share_the_log_in_budget_through_redis(
     tmp_path: Path, database_url: str, redis_url: str, user: dict[str, Any]
 ) -> None:
-    apps = [create_app(_config(tmp_path / f"w{n}", database_url, FEEDSVC_REDIS_URL=redis_url,
-                               WTF_CSRF_ENABLED=False)) for n in (1, 2)]
+    apps = [create_app(app_config(tmp_path / f"w{n}", database_url,
+                                  FEEDSVC_REDIS_URL=redis_url, WTF_CSRF_ENABLED=False))
+            for n in (1, 2)]
     statuses = attempts(apps[0], user["email"], 6) + attempts(apps[1], user["email"], 6)
     assert statuses[:10] == [422] * 10 and statuses[10:] == [429, 429]
     for app in apps:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import gzip
 from urllib.parse import urlsplit
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-import pytest
 from sqlalchemy import Column, LargeBinary, MetaData, inspect, select, text
 
 from feedsvc import feedcache

@@ -12,11 +12,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from conftest import VALID_ITEM, Api, recorded_statements
 from feedsvc import feedcache, feeds
 from feedsvc.accounts import hash_token
 from feedsvc.db import get_engine, new_session
 from feedsvc.models import User
+
+from helpers import VALID_ITEM, Api, recorded_statements
+
 
 def count_statements(app: Flask, action: Callable[[], Any]) -> tuple[Any, list[str]]:
     """Run ``action``; the SQL statements it sent (transaction control left out)."""
@@ -122,8 +124,8 @@ def test_feed_lookups_use_indexes_on_sqlite(app: Flask, api: Api, user: dict[str
         assert "SCAN feeds" not in plan and "SCAN users" not in plan, (statement, plan)
     for sql in (
         "SELECT * FROM items WHERE user_id = :u AND archived = 0 ORDER BY due_date, id",
-        "SELECT max(renewals.id) FROM renewals JOIN items ON items.id = renewals.item_id "
-        "WHERE items.user_id = :u GROUP BY renewals.item_id",
+        ("SELECT max(renewals.id) FROM renewals JOIN items ON items.id = renewals.item_id "
+         "WHERE items.user_id = :u GROUP BY renewals.item_id"),
         "SELECT * FROM retired_feed_tokens WHERE token_hash = :u",
         "SELECT * FROM api_tokens WHERE token_hash = :u",
         "SELECT * FROM feeds WHERE user_id = :u ORDER BY id",

@@ -13,12 +13,13 @@ import vobject
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import VALID_ITEM, Api
 from feedsvc import db, feeds, status
 from feedsvc.models import User
 
+from helpers import VALID_ITEM, Api
+
 TODAY = dt.date(2027, 1, 19)
-NOON = dt.datetime(2027, 1, 19, 12, 0, tzinfo=dt.timezone.utc)
+NOON = dt.datetime(2027, 1, 19, 12, 0, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

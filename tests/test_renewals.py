@@ -13,16 +13,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from conftest import VALID_ITEM, Api, make_user
 from feedsvc import items, renewals, status
 from feedsvc.db import new_session
 from feedsvc.demo import demo_items
 from feedsvc.errors import Conflict
 from feedsvc.models import Renewal, User
 
+from helpers import VALID_ITEM, Api, make_user
+
 ITEMS = "/api/v1/items"
 TODAY = dt.date(2027, 1, 19)
-NOON = dt.datetime(2027, 1, 19, 12, 0, tzinfo=dt.timezone.utc)
+NOON = dt.datetime(2027, 1, 19, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -409,15 +410,15 @@ def test_spend_sums_the_last_12_months_per_item_and_currency(
         per_item = renewals.spend(session, owner, TODAY)
         assert per_item == {
             sim.id: {"RUB": Decimal("400.50"), "EUR": Decimal("7.25")},
-            plan.id: {"EUR": Decimal("15.00"), "USD": Decimal("10")},
+            plan.id: {"EUR": Decimal("15.00"), "USD": Decimal(10)},
         }
         assert renewals.spend(session, owner, TODAY, item_id=plan.id) == {
-            plan.id: {"EUR": Decimal("15.00"), "USD": Decimal("10")}}
+            plan.id: {"EUR": Decimal("15.00"), "USD": Decimal(10)}}
         totals = renewals.total_spend(per_item)
         assert totals == {"EUR": Decimal("22.25"), "RUB": Decimal("400.50"),
-                          "USD": Decimal("10")}
+                          "USD": Decimal(10)}
         assert list(totals) == ["EUR", "RUB", "USD"]
-        assert renewals.spend(session, other, TODAY) == {stranger.id: {"RUB": Decimal("5000")}}
+        assert renewals.spend(session, other, TODAY) == {stranger.id: {"RUB": Decimal(5000)}}
 
 
 def test_spend_of_an_account_without_renewals_is_empty(app: Flask, user: dict[str, Any]) -> None:

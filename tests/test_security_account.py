@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlalchemy import func, select
 
-from conftest import PASSWORD, VALID_ITEM, Api
 from feedsvc.db import new_session
 from feedsvc.models import ApiToken, Feed, Item, Renewal, User
-from test_web_browser import Browser, signed_in
+
+from helpers import PASSWORD, VALID_ITEM, Api, Browser, signed_in
 
 
 def count(app: Flask, model: Any) -> int:

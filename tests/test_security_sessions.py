@@ -8,12 +8,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import PASSWORD, SECRET_KEY, _config
 from feedsvc import create_app
 from feedsvc.db import get_engine, new_session
 from feedsvc.models import User
-from test_access_matrix import make_account, web_client
-from test_web_browser import Browser
+
+from helpers import PASSWORD, SECRET_KEY, Browser, app_config, make_account, snapshot, web_client
 
 STATE_CHANGES = sorted(
     (rule.rule, method)
@@ -45,17 +44,11 @@ def test_every_state_change_of_the_web_needs_the_csrf_token(
         data["csrf_token"] = "IjQyIg.forged.token"
     elif token == "other session":
         data["csrf_token"] = Browser(app.test_client()).csrf_token()
-    before = session_state(app, owner["id"])
+    before = snapshot(app, owner["id"])
     response = client.open(path, method=method, data=data)
     assert response.status_code == 400, (path, response.status_code)
     assert "The form expired" in response.get_data(as_text=True)
-    assert session_state(app, owner["id"]) == before
-
-
-def session_state(app: Flask, user_id: int) -> Any:
-    from test_access_matrix import snapshot
-
-    return snapshot(app, user_id)
+    assert snapshot(app, owner["id"]) == before
 
 
 def test_session_cookie_is_httponly_samesite_lax_and_secure_behind_https(
@@ -69,7 +62,7 @@ def test_session_cookie_is_httponly_samesite_lax_and_secure_behind_https(
 
 def test_session_cookie_is_secure_when_the_request_came_over_https(tmp_path: Any,
                                                                     database_url: str) -> None:
-    app = create_app(_config(tmp_path / "i", database_url, FEEDSVC_BASE_URL=None))
+    app = create_app(app_config(tmp_path / "i", database_url, FEEDSVC_BASE_URL=None))
     plain = app.test_client().get("/login")
     assert "Secure" not in plain.headers["Set-Cookie"]
     secure = app.test_client().get("/login", base_url="https://localhost")
@@ -149,8 +142,8 @@ def test_a_bad_password_change_is_refused_next_to_the_field(
 
 def test_cookies_are_not_secure_on_a_plain_http_deployment(tmp_path: Any, database_url: str
                                                            ) -> None:
-    app = create_app(_config(tmp_path / "i", database_url,
-                             FEEDSVC_BASE_URL="http://intranet.example"))
+    app = create_app(app_config(tmp_path / "i", database_url,
+                                 FEEDSVC_BASE_URL="http://intranet.example"))
     assert app.config["SESSION_COOKIE_SECURE"] is False
     assert "Secure" not in app.test_client().get("/login").headers["Set-Cookie"]
     get_engine(app).dispose()

@@ -77,7 +77,7 @@ def test_today_in_a_time_zone(instant: str, zone: str, expected: str) -> None:
 
 
 def test_same_instant_gives_different_dates_far_apart() -> None:
-    instant = dt.datetime(2027, 3, 31, 10, 30, tzinfo=dt.timezone.utc)
+    instant = dt.datetime(2027, 3, 31, 10, 30, tzinfo=dt.UTC)
     east, west = today_in("Pacific/Kiritimati", instant), today_in("Pacific/Pago_Pago", instant)
     assert (east - west).days == 2
     assert item_status(east, None, [], east) == "due_soon"
@@ -85,6 +85,6 @@ def test_same_instant_gives_different_dates_far_apart() -> None:
 
 
 def test_today_in_defaults_to_now() -> None:
-    before = dt.datetime.now(dt.timezone.utc).date()
+    before = dt.datetime.now(dt.UTC).date()
     today = today_in("UTC")
     assert today in (before, before + dt.timedelta(days=1))

@@ -10,9 +10,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import VALID_ITEM, Api, make_user
 from feedsvc import status
 from feedsvc.status import item_status, today_in
+
+from helpers import VALID_ITEM, Api, make_user
 
 DUE = dt.date(2027, 3, 31)
 ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Shanghai", "Europe/Moscow",
@@ -25,7 +26,7 @@ TWO_ALARMS = [{"days_before": 7, "at": "09:00"}, {"days_before": 0, "at": "09:00
 
 def instant(zone: str, day: dt.date, at: dt.time) -> dt.datetime:
     """The UTC instant when the clock in ``zone`` shows ``day`` at ``at``."""
-    return dt.datetime.combine(day, at, tzinfo=ZoneInfo(zone)).astimezone(dt.timezone.utc)
+    return dt.datetime.combine(day, at, tzinfo=ZoneInfo(zone)).astimezone(dt.UTC)
 
 
 def set_clock(monkeypatch: pytest.MonkeyPatch, now: dt.datetime) -> None:
@@ -92,7 +93,7 @@ def test_the_same_instant_gives_the_two_pacific_users_different_statuses(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 10:30 UTC on Mar 31: Apr 1 at UTC+14, Mar 30 at UTC-11, Mar 31 in Shanghai and Moscow.
-    set_clock(monkeypatch, dt.datetime(2027, 3, 31, 10, 30, tzinfo=dt.timezone.utc))
+    set_clock(monkeypatch, dt.datetime(2027, 3, 31, 10, 30, tzinfo=dt.UTC))
     expected = {
         "Pacific/Kiritimati": {"2027-03-31": ("overdue", -1), "2027-04-14": ("due_soon", 13)},
         "Pacific/Pago_Pago": {"2027-03-31": ("due_soon", 1), "2027-04-14": ("ok", 15)},
@@ -113,7 +114,7 @@ def test_the_same_instant_gives_the_two_pacific_users_different_statuses(
 def test_the_status_follows_a_change_of_time_zone(
     app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    set_clock(monkeypatch, dt.datetime(2027, 3, 31, 10, 30, tzinfo=dt.timezone.utc))
+    set_clock(monkeypatch, dt.datetime(2027, 3, 31, 10, 30, tzinfo=dt.UTC))
     api = Api(client, make_user(app, timezone="Pacific/Pago_Pago")["token"])
     item_id = api.post("/api/v1/items", json={**VALID_ITEM, "grace_days": 2}).json["id"]
     assert api.get(f"/api/v1/items/{item_id}").json["status"] == "due_soon"

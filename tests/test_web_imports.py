@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from conftest import Api
 from feedsvc import imports
-from test_web_browser import Browser, Page, signed_in
+
+from helpers import Api, Browser, Page, signed_in, upload
 
 GOOD = ("title,due_date,provider,country,repeat_every,repeat_unit,bound_services\r\n"
         "MTS Russia,2027-03-31,MTS,RU,3,month,Sberbank;Telegram\r\n"
         "香港 CSL,2027-01-15,CSL,HK,,,\r\n").encode("utf-8-sig")
-BAD = ("title,due_date,country\r\n"
-       "Good one,2027-03-31,RU\r\n"
-       ",2027-01-15,HK\r\n"
-       "Bad date,2027-02-30,XX\r\n").encode()
+BAD = (b"title,due_date,country\r\n"
+       b"Good one,2027-03-31,RU\r\n"
+       b",2027-01-15,HK\r\n"
+       b"Bad date,2027-02-30,XX\r\n")
 
 
 @pytest.fixture
 def browser(client: FlaskClient, user: dict[str, Any]) -> Browser:
     return signed_in(client, user)
-
-
-def upload(browser: Browser, data: bytes, filename: str = "items.csv") -> Page:
-    form = browser.get("/items/import").form("/items/import")
-    return Page(browser.client.post("/items/import", data={
-        **form.fields, "file": (io.BytesIO(data), filename)},
-        content_type="multipart/form-data"))
 
 
 def titles(api: Api) -> list[str]:
@@ -131,3 +125,56 @@ def test_a_full_file_of_chinese_rows_is_confirmed_within_the_body_limit(
                                    content_type="multipart/form-data")
     assert response.status_code == 302
     assert len(titles(api)) == imports.MAX_ROWS
+
+
+def chinese_rows(count: int, note_length: int) -> bytes:
+    """A GBK file, as Chinese Excel saves it: ``count`` rows with long Chinese notes."""
+    rows = [f"保号卡 第{n}号,2027-01-01,{'续费说明' * (note_length // 4)}" for n in range(count)]
+    return ("title,due_date,notes\r\n" + "\r\n".join(rows)).encode("gb18030")
+
+
+def confirm_as_a_browser(browser: Browser, preview: Page) -> Any:
+    """Post the preview's confirm form as a browser does: multipart, line breaks as CRLF."""
+    fields = preview.form("/items/import/confirm").fields
+    fields["csv_text"] = re.sub(r"\r\n|\r|\n", "\r\n", fields["csv_text"])
+    return browser.client.post("/items/import/confirm", data=fields,
+                               content_type="multipart/form-data")
+
+
+def test_a_gbk_file_within_the_limit_in_utf8_is_imported_on_confirm(
+        browser: Browser, api: Api) -> None:
+    data = chinese_rows(300, 200)
+    assert 120_000 < len(data) < imports.text_size(data.decode("gb18030")) <= imports.MAX_BYTES
+    preview = upload(browser, data, "保号卡.csv")
+    assert preview.status == 200, preview.text[:2000]
+    response = confirm_as_a_browser(browser, preview)
+    assert response.status_code == 302
+    assert len(titles(api)) == 300
+
+
+def test_a_gbk_file_too_large_in_utf8_is_refused_by_the_preview(browser: Browser,
+                                                                 api: Api) -> None:
+    """Under 200 KB in GBK, but the confirm step would post it back in UTF-8 (which once
+    went over the body limit: 413)."""
+    data = chinese_rows(300, 300)
+    assert len(data) <= imports.MAX_BYTES
+    assert imports.text_size(data.decode("gb18030")) > browser.client.application.config[
+        "MAX_CONTENT_LENGTH"]
+    preview = upload(browser, data, "保号卡.csv")
+    assert preview.status == 422
+    assert "Converted to UTF-8, the file is larger than 200 KB." in preview.text
+    assert titles(api) == []
+
+
+def test_the_size_limit_is_the_same_at_both_steps(browser: Browser, api: Api) -> None:
+    """A file exactly at the limit passes the preview and the confirm step, one byte more
+    fails the preview: the two never disagree."""
+    head = "title,due_date,notes\n保号卡,2027-01-01,"
+    filler = imports.MAX_BYTES - imports.text_size(head)
+    exact = (head + "x" * filler).encode("gb18030")
+    assert imports.text_size(exact.decode("gb18030")) == imports.MAX_BYTES
+    preview = upload(browser, exact, "exact.csv")
+    # A single row of notes is too long for an item: the limit is what is checked here.
+    assert "larger than" not in preview.text
+    over = (head + "x" * (filler + 1)).encode("gb18030")
+    assert "larger than 200 KB" in upload(browser, over, "over.csv").text

@@ -8,9 +8,7 @@ from typing import Any, NamedTuple
 import pytest
 from flask.testing import FlaskClient
 
-from conftest import VALID_ITEM, Api
-from test_web_browser import Browser, Page, signed_in
-from test_web_items import FULL_FORM, writable
+from helpers import FULL_FORM, VALID_ITEM, Api, Browser, Page, signed_in, writable
 
 NO_OWN_ALARMS = {"use_default_alarms": None}
 

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from conftest import Api
 from feedsvc import status
-from test_web_browser import Browser, Page, signed_in
+
+from helpers import Api, Browser, Page, signed_in
 
 TODAY = dt.date(2027, 3, 10)
 
 
 @pytest.fixture(autouse=True)
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    noon = dt.datetime(2027, 3, 10, 12, 0, tzinfo=dt.timezone.utc)
+    noon = dt.datetime(2027, 3, 10, 12, 0, tzinfo=dt.UTC)
     monkeypatch.setattr(status, "utc_now", lambda: noon)
 
 
@@ -39,9 +39,9 @@ def groups(page: Page) -> list[tuple[str, str, list[tuple[str, str]]]]:
     for section in page.text.split('<section class="item-group')[1:]:
         heading, count = re.search(
             r'<h2 class="group-title"[^>]*>(.*?) <span class="group-count">\((\d+)\)</span>',
-            section, re.S).groups()
+            section, re.DOTALL).groups()
         rows = re.findall(r'class="item-title">(.*?)</span>.*?class="days-left">(.*?)</span>',
-                          section, re.S)
+                          section, re.DOTALL)
         found.append((heading, count, rows))
     return found
 

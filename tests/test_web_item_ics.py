@@ -8,8 +8,7 @@ import icalendar
 import pytest
 from flask.testing import FlaskClient
 
-from conftest import VALID_ITEM, Api
-from test_web_browser import Browser, signed_in
+from helpers import VALID_ITEM, Api, Browser, signed_in
 
 
 @pytest.fixture

@@ -10,45 +10,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import VALID_ITEM, Api
 from feedsvc import status
 from feedsvc.status import today_in
-from test_web_browser import Browser, Page, signed_in
 
-# Every field of VALID_ITEM, typed into the add form as a person would.
-FULL_FORM: dict[str, str | None] = {
-    "title": "  MTS Russia ",
-    "category": "sim",
-    "provider": "MTS",
-    "phone_number": "+7 916 123 45 67",
-    "country": "ru",
-    "due_date": "2027-03-31",
-    "repeat.every": "3",
-    "repeat.unit": "month",
-    "repeat.from": "schedule",
-    "grace_days": "30",
-    "use_default_alarms": None,
-    "alarms.0.days_before": "0",
-    "alarms.0.at": "",
-    "alarms.2.days_before": "14",
-    "alarms.2.at": "09:00",
-    "price.amount": "300.00",
-    "price.currency": "rub",
-    "bound_services": "Sberbank\r\n\r\n  Telegram  \r\n",
-    "notes": "Top up in the app.\r\nCheck the balance.",
-    "url": "https://mts.ru/",
-    "auto_renew": None,
-    "archived": None,
-}
+from helpers import FULL_FORM, VALID_ITEM, Api, Browser, Page, signed_in, writable
 
 
 @pytest.fixture
 def browser(client: FlaskClient, user: dict[str, Any]) -> Browser:
     return signed_in(client, user)
-
-
-def writable(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: item[name] for name in VALID_ITEM}
 
 
 def api_items(api: Api, archived: bool = False) -> list[dict[str, Any]]:
@@ -60,7 +30,7 @@ def list_rows(page: Page) -> list[tuple[str, str, str, str]]:
     return re.findall(
         r'<li class="item status-(\w+)">.*?class="item-title">(.*?)</span>\s*'
         r'<span class="badge[^"]*">(.*?)</span>.*?class="days-left">(.*?)</span>',
-        page.text, re.S)
+        page.text, re.DOTALL)
 
 
 def test_the_list_shows_overdue_and_in_grace_first_then_by_due_date_and_lapsed_last(
@@ -291,7 +261,7 @@ def test_the_item_page_shows_where_the_item_stands_and_offers_to_renew_it(
     browser: Browser, api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(status, "utc_now",
-                        lambda: dt.datetime(2027, 3, 10, 12, 0, tzinfo=dt.timezone.utc))
+                        lambda: dt.datetime(2027, 3, 10, 12, 0, tzinfo=dt.UTC))
     item = api.post("/api/v1/items", json={**VALID_ITEM, "due_date": "2027-03-07"}).json
     page = browser.get(f"/items/{item['id']}")
     summary = page.text.split('<div class="item-summary status-in_grace">', 1)[1].split("</div>")[0]

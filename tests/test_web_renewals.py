@@ -14,14 +14,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
-from conftest import VALID_ITEM, Api, make_user
 from feedsvc import renewals, status
 from feedsvc.db import get_engine
 from feedsvc.models import Item
-from test_web_browser import Browser, Page, signed_in
+
+from helpers import VALID_ITEM, Api, Browser, Page, make_user, signed_in
 
 ITEMS = "/api/v1/items"
-NOON = dt.datetime(2027, 1, 19, 12, 0, tzinfo=dt.timezone.utc)
+NOON = dt.datetime(2027, 1, 19, 12, 0, tzinfo=dt.UTC)
 TODAY = "2027-01-19"
 # VALID_ITEM is due 2027-03-31 every 3 months on schedule, at 300.00 RUB.
 NEXT_DUE = "2027-06-30"
@@ -79,7 +79,7 @@ def shown(html: str) -> str:
 def history_rows(page: Page) -> list[str]:
     """Each history entry of an item page as one line of text."""
     section = page.text.split('id="renewals"', 1)[1]
-    entries = re.findall(r'<li class="renewal">(.*?)</li>', section, re.S)
+    entries = re.findall(r'<li class="renewal">(.*?)</li>', section, re.DOTALL)
     return [shown(entry) for entry in entries]
 
 
@@ -311,8 +311,8 @@ def test_the_item_page_shows_the_history_newest_first_with_amounts(
     page = browser.get(f"/items/{item['id']}")
     assert page.status == 200
     assert history_rows(page) == [
-        "Jan 19, 2027 600 RUB due Jun 30, 2027 → Dec 31, 2027 (2 periods) Alipay · "
-        "receipt A-42 Half a year &lt;at once&gt; Undo this renewal…",
+        ("Jan 19, 2027 600 RUB due Jun 30, 2027 → Dec 31, 2027 (2 periods) Alipay · "
+         "receipt A-42 Half a year &lt;at once&gt; Undo this renewal…"),
         "Jan 5, 2027 300.00 RUB due Mar 31, 2027 → Jun 30, 2027 card",
     ]
     assert f'href="{undo_url(item["id"])}"' in page.text
@@ -481,7 +481,7 @@ def list_rows(page: Page) -> list[tuple[str, str, str, str]]:
     return re.findall(
         r'<li class="item status-(\w+)">.*?class="item-title">(.*?)</span>\s*'
         r'<span class="badge[^"]*">(.*?)</span>.*?class="days-left">(.*?)</span>',
-        page.text, re.S)
+        page.text, re.DOTALL)
 
 
 def add_items_around_today(api: Api) -> None:
@@ -539,7 +539,7 @@ def test_the_item_page_and_the_list_show_what_was_paid_in_the_last_12_months(
     assert re.search(r"Paid in the last 12 months: <strong>.*550\.50 RUB.*</strong>", page.text)
     assert "EUR" not in page.text.split('id="renewals"', 1)[1]
     listing = browser.get("/")
-    totals = re.search(r'<p class="spend">(.*?)</p>', listing.text, re.S)
+    totals = re.search(r'<p class="spend">(.*?)</p>', listing.text, re.DOTALL)
     assert totals is not None
     assert " ".join(re.sub(r"<[^>]+>", "", totals.group(1)).split()) == \
         "Paid in the last 12 months: 15.00 EUR, 550.50 RUB"

@@ -9,8 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import Api
-from test_web_browser import Browser, Page, signed_in
+from helpers import Api, Browser, Page, signed_in
 
 
 @pytest.fixture
@@ -79,7 +78,8 @@ def test_duplicate_default_alarms_are_refused_at_the_alarm_rows(browser: Browser
 
 
 def token_rows(page: Page) -> list[tuple[str, str]]:
-    return re.findall(r'class="token-name">(.*?)</strong>.*?<code>(.*?)…</code>', page.text, re.S)
+    return re.findall(r'class="token-name">(.*?)</strong>.*?<code>(.*?)…</code>', page.text,
+                      re.DOTALL)
 
 
 def test_a_new_token_is_shown_once_and_works_on_the_api(

@@ -192,5 +192,5 @@ def openapi() -> Response:
 
 
 # Register the /feeds and /items/<id>/renewals routes on this blueprint.
-from feedsvc.api import feeds as _feeds  # noqa: E402,F401
-from feedsvc.api import renewals as _renewals  # noqa: E402,F401
+from feedsvc.api import feeds as _feeds  # noqa: F401
+from feedsvc.api import renewals as _renewals  # noqa: F401

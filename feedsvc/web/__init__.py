@@ -6,7 +6,9 @@ carries a CSRF token, checked globally by Flask-WTF.
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import cast
+
+from flask import Blueprint, Flask
 from flask.blueprints import BlueprintSetupState
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -30,7 +32,7 @@ def signed_in_user() -> User:
 
 @bp.record_once
 def _setup(state: BlueprintSetupState) -> None:
-    install(state.app)
+    install(cast(Flask, state.app))
     # error.html shows the message of feedsvc.errors (a msgid and its values) with it.
     state.app.jinja_env.globals["translate"] = translate
 
@@ -42,4 +44,4 @@ def csrf_failed(error: CSRFError) -> Response:
 
 
 # The page modules attach their views to ``bp``, so they are imported once it exists.
-from feedsvc.web import auth, calendars, items, settings, tokens  # noqa: E402,F401
+from feedsvc.web import auth, calendars, items, settings, tokens  # noqa: F401

@@ -18,7 +18,8 @@ from feedsvc.schemas import LOCALES, known_timezones
 from feedsvc.web import Page, bp
 from feedsvc.web.forms import has_control_characters
 from feedsvc.web.i18n import LANG_COOKIE, _, page_locale
-from feedsvc.web.messages import translate, translate_fields
+from feedsvc.web.messages import translate_fields
+
 
 def locale_choices() -> list[tuple[str, str]]:
     """The languages, each named in itself."""
@@ -31,8 +32,10 @@ def timezone_choices() -> list[tuple[str, str]]:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after logging in: a path on this site only, never another origin."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+    """Where to go after logging in: a path on this site only, never another origin, and
+    nothing a ``Location`` header cannot carry (line breaks and other control characters)."""
+    if (target and target.startswith("/") and not target.startswith(("//", "/\\"))
+            and target.isprintable()):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
@@ -55,7 +58,11 @@ def _render_signup(values: dict[str, str], errors: dict[str, str], status: int =
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Page:
-    """Create an account with its first feed, and log in."""
+    """Create an account with its first feed, then ask to log in.
+
+    A taken address gets the very same answer (after the same password hashing), so the
+    page tells nobody which addresses have accounts; its owner's account is left as it was.
+    """
     if current_user.is_authenticated:
         return redirect(url_for("web.index"))
     if request.method == "GET":
@@ -88,14 +95,14 @@ def signup() -> Page:
     try:
         user = accounts.create_user(db, values["email"], password,
                                     timezone=values["timezone"], locale=values["locale"])
-    except Conflict as error:
-        return _render_signup(values, translate_fields(error.fields), 409,
-                              translate(error.msgid, error.values))
-    ensure_default_feed(db, user, current_app.config["SECRET_KEY"])
-    db.commit()
-    start_session(user)
-    flash(_("Welcome! Add the first thing you need to renew."), "success")
-    return redirect(url_for("web.index"))
+    except Conflict:
+        db.rollback()
+    else:
+        ensure_default_feed(db, user, current_app.config["SECRET_KEY"])
+        db.commit()
+    flash(_("Your account is ready: log in with your e-mail address and password."),
+          "success")
+    return redirect(url_for("web.login"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,21 +1,18 @@
 """The calendars page: each feed's addresses, how to subscribe, and its settings.
 
-These pages show secret feed URLs, so every response here is ``no-store`` (the app already
-sends ``Referrer-Policy: no-referrer`` everywhere).
+These pages show secret feed URLs: like every page, they are ``no-store`` and never sent on in
+a ``Referer`` to another site (``feedsvc.headers``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 import segno
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import Markup
-from werkzeug.wrappers import Response
 
 from feedsvc import feeds, ics
 from feedsvc.baseurl import public_base_url
@@ -29,18 +26,6 @@ from feedsvc.web.i18n import _, page_locale
 from feedsvc.web.messages import translate
 
 FEED_CONTROLS = ("name", "categories", "reminder_events", "show_numbers")
-
-
-def _no_store(view: Callable[..., Page]) -> Callable[..., Response]:
-    """Keep the page out of every cache and the back button's copy: it may show secret URLs."""
-
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        response = make_response(view(*args, **kwargs))
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    return wrapper
 
 
 def qr_svg(url: str) -> Markup:
@@ -99,7 +84,6 @@ def _card(feed: Feed) -> CalendarCard:
 
 @bp.get("/calendars")
 @login_required
-@_no_store
 def calendars() -> Page:
     """Every feed of the account with its URL, subscribe links and QR code."""
     cards = [_card(feed) for feed in feeds.list_feeds(get_session(), signed_in_user())]
@@ -156,7 +140,6 @@ def _render_form(feed: Feed | None, values: dict[str, Any], errors: FormErrors |
 
 @bp.route("/calendars/new", methods=["GET", "POST"])
 @login_required
-@_no_store
 def new_calendar() -> Page:
     """Create a feed, optionally limited to some categories."""
     if request.method == "GET":
@@ -176,7 +159,6 @@ def new_calendar() -> Page:
 
 @bp.route("/calendars/<int:feed_id>", methods=["GET", "POST"])
 @login_required
-@_no_store
 def edit_calendar(feed_id: int) -> Page:
     """Change a feed's name and filter; its URL stays the same."""
     db = get_session()
@@ -195,7 +177,6 @@ def edit_calendar(feed_id: int) -> Page:
 
 @bp.route("/calendars/<int:feed_id>/rotate", methods=["GET", "POST"])
 @login_required
-@_no_store
 def rotate_calendar(feed_id: int) -> Page:
     """Ask before giving a feed a new URL; the POST does it, and the old URL answers 410."""
     db = get_session()
@@ -211,7 +192,6 @@ def rotate_calendar(feed_id: int) -> Page:
 
 @bp.route("/calendars/<int:feed_id>/delete", methods=["GET", "POST"])
 @login_required
-@_no_store
 def delete_calendar(feed_id: int) -> Page:
     """Ask before deleting a feed; the POST deletes it, and its URL answers 410."""
     db = get_session()

@@ -32,6 +32,14 @@ FEED_HEADERS = {
 }
 
 
+@bp.after_request
+def keep_the_address_private(response: Response) -> Response:
+    """A feed's address is its secret: no answer to it, errors included, lets a browser
+    send that address on in a ``Referer``."""
+    response.headers["Referrer-Policy"] = FEED_HEADERS["Referrer-Policy"]
+    return response
+
+
 @bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"])
 def calendar(token: str) -> Response:
     """The feed as its settings say."""
@@ -74,7 +82,8 @@ def serve(token: str, reminder_events: bool | None) -> Response:
     response.set_etag(etag_of(entry, compressed))
     response.last_modified = entry.last_modified
     response.headers.update(FEED_HEADERS)
-    return response.make_conditional(request)
+    response.make_conditional(request)  # in place: a 304 when the validators match
+    return response
 
 
 def _key(probe: feedcache.Probe, variant: str) -> str:

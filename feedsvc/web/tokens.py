@@ -18,13 +18,11 @@ MAX_NAME_LENGTH = 100
 def _render(new_token: str | None = None, values: dict[str, str] | None = None,
             errors: dict[str, str] | None = None, status: int = 200) -> Response:
     tokens = accounts.list_api_tokens(get_session(), signed_in_user())
-    response = Response(render_template(
+    # The page may show a secret: like every page, it is kept out of caches (feedsvc.headers).
+    return Response(render_template(
         "settings/tokens.html", tokens=tokens, new_token=new_token,
         values=values or {"name": ""}, errors=errors or {},
     ), status=status, mimetype="text/html")
-    # The page may show a secret: keep it out of every cache and the back button's copy.
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.get("/tokens")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from e2e.conftest import Words, sign_up
+from e2e.helpers import Words, sign_up
 
 pytestmark = pytest.mark.e2e
 

@@ -12,17 +12,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from e2e.conftest import BROWSER_LOCALES, LANGUAGES, PASSWORD, WIDTHS, PageAudit, Words
+from e2e.helpers import BROWSER_LOCALES, LANGUAGES, PASSWORD, WIDTHS, PageAudit, Words
 
 pytestmark = pytest.mark.e2e
 
 GOOD_CSV = ("title,due_date,provider,country,repeat_every,repeat_unit,bound_services\r\n"
             "MTS Russia,2027-03-31,MTS,RU,3,month,Sberbank;Telegram\r\n"
             "香港 CSL 储值卡,2027-01-15,CSL,HK,,,\r\n").encode("utf-8-sig")
-BAD_CSV = ("title,due_date,country,grace_days\r\n"
-           "Good one,2027-03-31,RU,\r\n"
-           ",2027-01-15,HK,\r\n"
-           "Bad date,2027-02-30,XX,400\r\n").encode()
+BAD_CSV = (b"title,due_date,country,grace_days\r\n"
+           b"Good one,2027-03-31,RU,\r\n"
+           b",2027-01-15,HK,\r\n"
+           b"Bad date,2027-02-30,XX,400\r\n")
 
 
 def sample_items(lang: str, today: dt.date) -> list[dict[str, Any]]:
@@ -85,12 +85,19 @@ def test_every_page_is_accessible_and_fits(new_context: Any, axe_source: str, li
     page.get_by_label(t("Password again")).fill("different")
     page.locator("form.form").evaluate("form => form.noValidate = true")
     submit(page, "Create account", t)
-    assert page.locator(".field-error").count() >= 2
+    # The e-mail address, the password and its confirmation.
+    assert page.locator(".field-error").count() == 3
     audit.check(page, "signup-errors")
     page.get_by_label(t("E-mail address")).fill(email)
     page.get_by_label(t("Password"), exact=True).fill(PASSWORD)
     page.get_by_label(t("Password again")).fill(PASSWORD)
     submit(page, "Create account", t)
+    page.wait_for_url("/login")
+    audit.check(page, "login-after-signup")
+    page.get_by_label(t("E-mail address")).fill(email)
+    page.get_by_label(t("Password")).fill(PASSWORD)
+    submit(page, "Log in", t)
+    page.wait_for_url("/")
     audit.check(page, "items-empty")
 
     submit(page, "Log out", t)

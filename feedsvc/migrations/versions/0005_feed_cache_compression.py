@@ -9,15 +9,15 @@ decompresses faster when a probe reads the body back. The gzip copy does not com
 further, so the server is told not to try. SQLite stores both as they are; a PostgreSQL
 server built without lz4 keeps its default.
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from alembic import op
 from sqlalchemy import text
 
 revision: str = "0005"
-down_revision: Union[str, Sequence[str], None] = "0004"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def _has_lz4() -> bool:

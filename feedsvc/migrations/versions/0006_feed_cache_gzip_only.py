@@ -9,16 +9,17 @@ largest part of a cold request's cost on both databases, and most calendar apps 
 gzip anyway; the others now get the gzipped copy decompressed. Entries stay valid: their
 gzipped copy holds the same calendar.
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Literal
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy import text
 
 revision: str = "0006"
-down_revision: Union[str, Sequence[str], None] = "0005"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -33,7 +34,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     # SQLite adds a NOT NULL column without a default only by rebuilding the table (empty
     # now); PostgreSQL adds it in place, keeping the other columns' storage settings.
-    recreate = "always" if bind.dialect.name == "sqlite" else "auto"
+    recreate: Literal["always", "auto"] = "always" if bind.dialect.name == "sqlite" else "auto"
     with op.batch_alter_table("feed_cache", recreate=recreate) as batch_op:
         batch_op.add_column(sa.Column("body", sa.LargeBinary(), nullable=False))
     if bind.dialect.name == "postgresql" and bind.scalar(text(
