@@ -1,4 +1,5 @@
-"""Gunicorn's access log with secrets masked: feed URL tokens and bearer tokens never land in logs."""
+"""Gunicorn's access log with secrets masked: the tokens in feed, action, confirmation,
+password-reset and unsubscribe links, and bearer tokens, never land in logs."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ def _spelled_any_way(text: str) -> str:
     return "".join(f"(?:{re.escape(char)}|%{ord(char):02x})" for char in text)
 
 
-# The token is the next path segment, however the request line spells "/feeds/".
-_FEED_TOKEN = re.compile(rf"(?i)({_spelled_any_way('/feeds/')})[^/?#\s\"]+")
+# The paths whose next segment is a secret (feedsvc.web.feed, web.act, web.account,
+# web.reminders), however the request line spells them.
+SECRET_PATHS = ("/feeds/", "/act/", "/confirm/", "/password/reset/", "/unsubscribe/",
+                "/settings/email/")
+_PATH_TOKEN = re.compile("(?i)(" + "|".join(_spelled_any_way(path) for path in SECRET_PATHS)
+                         + r")[^/?#\s\"]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)\S+")
 # Also at the start of a bare query string (the ``q`` field).
 _QUERY_SECRET = re.compile(r"(?i)((?:^|[?&])(?:token|key|secret)=)[^&\s\"]+")
@@ -23,7 +28,7 @@ _QUERY_SECRET = re.compile(r"(?i)((?:^|[?&])(?:token|key|secret)=)[^&\s\"]+")
 
 def mask(text: str) -> str:
     """Replace every secret in a logged string by a placeholder."""
-    text = _FEED_TOKEN.sub(r"\1[masked]", text)
+    text = _PATH_TOKEN.sub(r"\1[masked]", text)
     text = _BEARER.sub(r"\1[masked]", text)
     return _QUERY_SECRET.sub(r"\1[masked]", text)
 

@@ -11,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from feedsvc import reminders
 from feedsvc.errors import Conflict, NotFound, ValidationFailed
-from feedsvc.models import ApiToken, Feed, RetiredFeedToken, User, utcnow
+from feedsvc.models import ApiToken, Channel, Feed, RetiredFeedToken, User, utcnow
 from feedsvc.schemas import DEFAULT_ALARMS, LOCALES, known_timezones
 from feedsvc.texts import N_
 
@@ -74,8 +75,10 @@ def create_user(
     password: str,
     timezone: str = "UTC",
     locale: str = "en",
+    verified: bool = False,
 ) -> User:
-    """Create an account; ``Conflict`` when the e-mail is taken."""
+    """Create an account, with its address as its first reminder channel (confirmed when
+    ``verified``: an operator vouching for it); ``Conflict`` when the e-mail is taken."""
     email = check_email(email)
     check_password(password)
     if timezone not in known_timezones():
@@ -96,6 +99,10 @@ def create_user(
         default_alarms=[dict(alarm) for alarm in DEFAULT_ALARMS],
         session_nonce=secrets.token_hex(16),
     )
+    now = utcnow()
+    user.channels.append(Channel(kind="email", name=email[:100], target=email, account=True,
+                                 enabled=True, failures=0, created_at=now,
+                                 verified_at=now if verified else None))
     session.add(user)
     try:
         session.flush()
@@ -204,6 +211,8 @@ def update_settings(
     if (user.timezone, user.locale, user.default_alarms) != before:
         user.version += 1
         user.updated_at = utcnow()
+        if (user.timezone, user.default_alarms) != (before[0], before[2]):
+            reminders.replan_user(session, user)
     session.flush()
     return user
 

@@ -23,11 +23,14 @@ from feedsvc.errors import Conflict, ValidationFailed
 from feedsvc.models import (
     ApiToken,
     Base,
+    Channel,
     CheckedJSON,
+    Delivery,
     Feed,
     Item,
     Renewal,
     RetiredFeedToken,
+    Snooze,
     User,
     UTCDateTime,
 )
@@ -38,13 +41,17 @@ FORMAT_VERSION = 1
 # Parents before children, the order rows are inserted in.
 TABLES: tuple[Table, ...] = tuple(
     cast(Table, model.__table__)
-    for model in (User, ApiToken, Item, Renewal, Feed, RetiredFeedToken)
+    for model in (User, ApiToken, Item, Renewal, Feed, RetiredFeedToken, Channel, Delivery,
+                  Snooze)
 )
 # Tables whose ids must never be handed out twice (event UIDs are built from them).
 SEQUENCED = ("items", "renewals")
 # Columns pointing at another table's id: (table, column) -> referenced table.
 FOREIGN_KEYS = {("api_tokens", "user_id"): "users", ("items", "user_id"): "users",
-                ("renewals", "item_id"): "items", ("feeds", "user_id"): "users"}
+                ("renewals", "item_id"): "items", ("feeds", "user_id"): "users",
+                ("channels", "user_id"): "users", ("deliveries", "user_id"): "users",
+                ("deliveries", "channel_id"): "channels", ("deliveries", "item_id"): "items",
+                ("snoozes", "item_id"): "items"}
 
 
 def _dump(value: Any) -> Any:
@@ -147,6 +154,9 @@ def export_backup(session: Session, email: str | None = None) -> dict[str, Any]:
         "items": Item.user_id.in_(user_ids),
         "renewals": Renewal.item_id.in_(item_ids),
         "feeds": Feed.user_id.in_(user_ids),
+        "channels": Channel.user_id.in_(user_ids),
+        "deliveries": Delivery.user_id.in_(user_ids),
+        "snoozes": Snooze.item_id.in_(item_ids),
     }
     tables: dict[str, list[dict[str, Any]]] = {}
     for table in TABLES:
@@ -239,7 +249,8 @@ def import_backup(session: Session, document: Any) -> dict[str, int]:
         for row in rows[table.name]:
             values = dict(row)
             for (name, column), parent in FOREIGN_KEYS.items():
-                if name == table.name:
+                if name == table.name and not (values.get(column) is None
+                                               and table.columns[column].nullable):
                     if values.get(column) not in new_ids[parent]:
                         raise ValidationFailed(
                             f"The backup is not valid: a row of {name} names {parent} "
@@ -279,6 +290,7 @@ def personal_export(session: Session, user: User, secret_key: str, base_url: str
         exported_feeds.append(FeedOut(
             id=feed.id, name=feed.name, categories=feed.categories,  # type: ignore[arg-type]
             reminder_events=feed.reminder_events, show_numbers=feed.show_numbers,
+            action_links=feed.action_links,
             url=urls.url, webcal_url=urls.webcal_url, google_url=urls.google_url,
             created_at=feed.created_at, updated_at=feed.updated_at,
         ).model_dump(mode="json"))

@@ -16,6 +16,8 @@ from flask import current_app, request
 
 # The embedded default serves this machine only.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# Where the embedded default listens (gunicorn's FEEDSVC_BIND default).
+EMBEDDED_ORIGIN = "http://127.0.0.1:8000"
 
 
 def trusted_hosts(config: Mapping[str, Any]) -> list[str] | None:
@@ -25,6 +27,12 @@ def trusted_hosts(config: Mapping[str, Any]) -> list[str] | None:
         hosts = configured.split(",") if isinstance(configured, str) else configured
         return [host.strip() for host in hosts if host.strip()]
     return None if config.get("FEEDSVC_BASE_URL") else list(LOOPBACK_HOSTS)
+
+
+def mail_base_url(config: Mapping[str, Any]) -> str:
+    """The origin of links in mails (and anything made outside a request): only ever
+    ``FEEDSVC_BASE_URL``, never a request's ``Host``; the embedded default's without one."""
+    return str(config.get("FEEDSVC_BASE_URL") or EMBEDDED_ORIGIN).rstrip("/")
 
 
 def public_base_url() -> str:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
-from feedsvc import accounts, backup, feeds
+from feedsvc import accountmail, accounts, backup, feeds, mail
 from feedsvc.db import get_engine, new_session
 from feedsvc.errors import FeedsvcError
+from feedsvc.models import User
 
 # Inside the package, so an installed wheel migrates from any directory; in a checkout
 # (editable install) `feedsvc db revision` writes its new file here too.
@@ -88,17 +94,39 @@ def user_group() -> None:
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone.")
 @click.option("--locale", type=click.Choice(["en", "zh-Hans"]), default="en", show_default=True,
               help="Language of pages and feeds.")
-def user_create(email: str, password_stdin: bool, timezone: str, locale: str) -> None:
+@click.option("--verified", is_flag=True,
+              help="Mark the address confirmed (you vouch for it): reminders go there at once.")
+def user_create(email: str, password_stdin: bool, timezone: str, locale: str,
+                verified: bool) -> None:
     """Create an account with EMAIL, the password read from standard input."""
     password = sys.stdin.readline().rstrip("\r\n")
     with new_session() as session:
         try:
-            user = accounts.create_user(session, email, password, timezone, locale)
+            user = accounts.create_user(session, email, password, timezone, locale,
+                                        verified=verified)
             feeds.ensure_default_feed(session, user, current_app.config["SECRET_KEY"])
             session.commit()
         except FeedsvcError as error:
             _fail(error)
         click.echo(f"Created {user.email}.", err=True)
+        if not verified:
+            _send_welcome(session, user)
+
+
+def _send_welcome(session: Session, user: User) -> None:
+    """Mail the new account the link that confirms its address, and say where it went."""
+    failure = accountmail.send_welcome(session, user)
+    if failure is not None:
+        click.echo(f"The welcome mail could not be sent: {failure.reason} Once logged in, "
+                   "its owner can ask for a new confirmation link on the Reminders page.",
+                   err=True)
+    elif not mail.mail_configured(current_app.config):
+        outbox = mail.outbox_path(current_app.instance_path)
+        click.echo("No mail relay is set (FEEDSVC_SMTP_URL): the welcome mail with the "
+                   f"confirmation link was written to {outbox}.", err=True)
+    else:
+        click.echo(f"Sent the welcome mail with the confirmation link to {user.email}.",
+                   err=True)
 
 
 @click.group("token", cls=AppGroup)
@@ -177,8 +205,42 @@ def import_command(backup_file) -> None:  # type: ignore[no-untyped-def]
                err=True)
 
 
+@click.command("remind")
+@click.option("--loop", is_flag=True, help="Run a pass every --every seconds until SIGTERM "
+              "(beside gunicorn), instead of one pass.")
+@click.option("--every", type=click.IntRange(min=1), default=60, show_default=True,
+              metavar="SECONDS", help="Seconds between the starts of two passes with --loop.")
+@with_appcontext
+def remind_command(loop: bool, every: int) -> None:
+    """Send the reminders that are due (and due again), printing one summary line a pass.
+
+    Exits non-zero when the database cannot be reached; with --loop it keeps trying.
+    """
+    from feedsvc import sender
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if not loop:
+        try:
+            click.echo(sender.run_pass(app).line())
+        except (OperationalError, InterfaceError) as error:
+            raise click.ClickException(f"The database cannot be reached: {error.orig}") \
+                from None
+        return
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            click.echo(sender.run_pass(app).line())
+        except (OperationalError, InterfaceError) as error:
+            click.echo(f"The database cannot be reached; trying again: {error.orig}", err=True)
+        stop.wait(max(0.0, every - (time.monotonic() - started)))
+    click.echo("Stopped.", err=True)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on the app (and so on the ``feedsvc`` group)."""
     for command in (db_group, user_group, token_group, demo_command, export_command,
-                    import_command):
+                    import_command, remind_command):
         app.cli.add_command(command)

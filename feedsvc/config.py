@@ -80,6 +80,21 @@ SETTINGS: tuple[Setting, ...] = (
         256 * 1024,
         "Largest request body accepted; larger bodies get 413.",
     ),
+    Setting(
+        "FEEDSVC_SMTP_URL",
+        None,
+        "Mail relay for reminders and account mail: `smtp://[user:password@]host[:port]` "
+        "(plain, port 25 by default, for a local relay), `smtp+starttls://…` (STARTTLS "
+        "required, port 587) or `smtps://…` (implicit TLS, port 465); user and password "
+        "percent-encoded. Unset: every mail is written as an `.eml` file to `instance/outbox/` "
+        "and logged, and the pages say that mail is not set up.",
+    ),
+    Setting(
+        "FEEDSVC_MAIL_FROM",
+        None,
+        "Sender address of every mail. Default: `feedsvc@` the host of `FEEDSVC_BASE_URL`, "
+        "or `feedsvc@localhost` without one.",
+    ),
 )
 
 SQLITE_FILENAME = "feedsvc.sqlite3"

@@ -97,7 +97,9 @@ def create_demo(session: Session, secret_key: str, today: dt.date | None = None)
     """Create the demo account and its items; False when it already exists."""
     if session.scalar(select(User.id).where(User.email == DEMO_EMAIL)) is not None:
         return False
-    user = accounts.create_user(session, DEMO_EMAIL, DEMO_PASSWORD, timezone=DEMO_TIMEZONE)
+    # Confirmed, so that the demo's due reminders go out (to instance/outbox/ without a relay).
+    user = accounts.create_user(session, DEMO_EMAIL, DEMO_PASSWORD, timezone=DEMO_TIMEZONE,
+                                verified=True)
     feeds.ensure_default_feed(session, user, secret_key)
     for data in demo_items(today or today_in(DEMO_TIMEZONE)):
         items.create_item(session, user, data)

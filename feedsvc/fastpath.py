@@ -148,7 +148,8 @@ class FeedFastPath:
             connection.close()
         fresh = None
         if probe is not None and probe.cached is not None:
-            fresh = probe.fresh(probe.key(variant, base_url, today_in(probe.timezone)))
+            fresh = probe.fresh(probe.key(variant, base_url, today_in(probe.timezone),
+                                          self.app.config["SECRET_KEY"]))
         if fresh is None:
             # Should anything below fail, the route takes over from this probe.
             environ[feedcache.STALE_PROBE] = ((token, variant), probe)
@@ -169,7 +170,8 @@ class FeedFastPath:
         with get_probe_engine(self.app).connect() as connection, \
                 Session(bind=connection) as session:
             return feed.build(session, feedcache.store(self.app), self.memo, probe, token,
-                              reminder_events, variant, base_url)
+                              reminder_events, variant, base_url,
+                              self.app.config["SECRET_KEY"])
 
     def _base_url(self, environ: dict[str, Any]) -> str:
         # As ``public_base_url`` computes it inside a request.

@@ -1,9 +1,11 @@
 """Serialised feeds, shared by every worker and instance, and never served stale.
 
 A feed's bytes depend on the feed's settings, its owner's settings, the owner's items and
-their renewals, the public base URL, "today" (which renewals are recent) and this code.
-``probe`` reads all of that but the date in one indexed query, together with the cached
-entry: the entry is served only when the key computed now equals the key it was built under.
+their renewals, the public base URL, "today" (which renewals are recent) and this code, and
+through its action links ("I renewed it", ``feedsvc.actions``) on the feed's secret and the
+app's secret key. ``probe`` reads all of that but the date, the base URL and the key in one
+indexed query, together with the cached entry: the entry is served only when the key
+computed now (``Probe.key``, given those three) equals the key it was built under.
 
 Why the key sees every committed write: items are versioned (every UPDATE bumps
 ``Item.version``) and their ids are never reused, so over the owner's items
@@ -54,7 +56,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from feedsvc import ics
+from feedsvc import actions, ics
 from feedsvc.accounts import hash_token
 from feedsvc.driver import Prepared, notify
 from feedsvc.models import Feed, FeedCacheEntry, Item, User, utcnow
@@ -63,7 +65,7 @@ from feedsvc.renewals import recent_since
 log = logging.getLogger(__name__)
 
 # Bump when the key's inputs or the stored entry change shape.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 try:
     PACKAGE_VERSION = version("feedsvc")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -119,10 +121,14 @@ class Probe:
     state: tuple[Any, ...]
     cached: Entry | None
 
-    def key(self, variant: str, base_url: str, today: dt.date) -> str:
-        """The cache key of the feed as it would be built now."""
+    def key(self, variant: str, base_url: str, today: dt.date, secret_key: str) -> str:
+        """The cache key of the feed as it would be built now.
+
+        The action links' tokens are sealed under ``secret_key`` (only its fingerprint goes
+        into the key) and keyed with the feed's secret, which ``state`` holds.
+        """
         inputs = (CACHE_VERSION, ics.FORMAT_VERSION, PACKAGE_VERSION, variant, base_url,
-                  recent_since(today).isoformat(), self.state)
+                  recent_since(today).isoformat(), actions.key_id(secret_key), self.state)
         return hashlib.sha256(repr(inputs).encode("utf-8", "backslashreplace")).hexdigest()
 
     def storable(self, item_ids: Iterable[int]) -> bool:
@@ -155,8 +161,11 @@ _ITEMS_STATE = (select(_joined(func.count(Item.id), func.sum(Item.version), func
 # Few result columns: building a result's column map costs more than the query itself.
 # The counters cover the settings: ``Feed.version`` and ``User.version`` are bumped with every
 # change to what a feed shows (name, categories, language, time zone, default alarms...).
+# A rotation changes only ``Feed.secret``, which the action links are keyed with: it is
+# read too, so that the new address never serves the old address's links.
 _SETTINGS_STATE = _joined(Feed.version, Feed.updated_at, Feed.reminder_events,
-                          Feed.show_numbers, User.version, User.updated_at)
+                          Feed.show_numbers, Feed.action_links, Feed.secret, User.version,
+                          User.updated_at)
 _STATE_COLUMNS = (Feed.id, User.timezone, _SETTINGS_STATE, _ITEMS_STATE)
 _ITEMS_STATE_INDEX = 3
 _STATE_SIZE = len(_STATE_COLUMNS)

@@ -13,10 +13,12 @@ import hashlib
 import hmac
 import secrets
 from collections import namedtuple
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from flask import current_app
 from sqlalchemy import (
     and_,
     bindparam,
@@ -30,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from feedsvc import ics
+from feedsvc import actions, ics
 from feedsvc.accounts import hash_token
 from feedsvc.driver import Prepared
 from feedsvc.errors import FeedsvcError, Gone, NotFound
@@ -105,6 +107,7 @@ def _apply(feed: Feed, fields: FeedFields) -> None:
     feed.categories = None if fields.categories is None else sorted(set(fields.categories))
     feed.reminder_events = fields.reminder_events
     feed.show_numbers = fields.show_numbers
+    feed.action_links = fields.action_links
 
 
 def ensure_default_feed(session: Session, user: User, secret_key: str) -> Feed:
@@ -131,7 +134,8 @@ def get_feed(session: Session, user: User, feed_id: int) -> Feed:
 def feed_fields(feed: Feed) -> dict[str, Any]:
     """The feed's writable settings in their input shape."""
     return {"name": feed.name, "categories": feed.categories,
-            "reminder_events": feed.reminder_events, "show_numbers": feed.show_numbers}
+            "reminder_events": feed.reminder_events, "show_numbers": feed.show_numbers,
+            "action_links": feed.action_links}
 
 
 def update_feed(session: Session, feed: Feed, changes: Any) -> Feed:
@@ -153,7 +157,8 @@ def _retire(session: Session, token_hash: str) -> None:
 def rotate_feed(session: Session, feed: Feed, secret_key: str) -> Feed:
     """Give the feed a new URL; the old one answers 410 Gone from now on."""
     _retire(session, feed.token_hash)
-    # Only the address changes: the calendar's content and LAST-MODIFIED stay as they were.
+    # The address changes, and the action links keyed on the secret with it; the events'
+    # LAST-MODIFIED and SEQUENCE stay as they were (only the new address serves them).
     feed.secret, feed.token_hash = _new_secret(secret_key)
     session.flush()
     return feed
@@ -265,6 +270,9 @@ class FeedSettings:
     categories: list[str] | None
     reminder_events: bool
     show_numbers: bool
+    action_links: bool
+    # What the action links in its events are keyed on: rotating the feed kills them.
+    secret: str
     version: int
     updated_at: dt.datetime
 
@@ -291,7 +299,7 @@ class FeedSource:
 
 
 _FEED_COLUMNS = (Feed.id, Feed.name, Feed.categories, Feed.reminder_events, Feed.show_numbers,
-                 Feed.version, Feed.updated_at)
+                 Feed.action_links, Feed.secret, Feed.version, Feed.updated_at)
 _OWNER_COLUMNS = (User.id, User.locale, User.timezone, User.default_alarms, User.version,
                   User.updated_at)
 _OUTLINE_COLUMNS = (Item.id, Item.version, Item.updated_at, Item.category, Item.due_date)
@@ -353,13 +361,18 @@ def feed_source(session: Session, token: str) -> FeedSource:
 
 
 def events_context(feed: Feed | FeedSettings, user: User | Owner, base_url: str, today: dt.date,
-                   reminder_events: bool | None = None) -> str:
-    """Everything but the item itself that shapes an item's events, as one digest."""
+                   reminder_events: bool | None = None, *, secret_key: str) -> str:
+    """Everything but the item itself that shapes an item's events, as one digest.
+
+    The action links' tokens depend on the base URL, the feed's secret and the app's key
+    (``secret_key``, through its fingerprint), so each of them is part of it.
+    """
     inputs = (ics.FORMAT_VERSION, PACKAGE_VERSION, base_url.rstrip("/"),
               recent_since(today).isoformat(), feed.version, feed.updated_at.isoformat(),
               feed.show_numbers, feed.reminder_events if reminder_events is None
-              else reminder_events, user.version, user.updated_at.isoformat(), user.locale,
-              user.timezone, repr(user.default_alarms))
+              else reminder_events, bool(feed.action_links), feed.secret,
+              actions.key_id(secret_key), user.version, user.updated_at.isoformat(),
+              user.locale, user.timezone, repr(user.default_alarms))
     return hashlib.sha256(repr(inputs).encode("utf-8", "backslashreplace")).hexdigest()
 
 
@@ -373,11 +386,13 @@ def feed_view(
     reminder_events: bool | None = None,
     outline: Outline | None = None,
     only: frozenset[int] | None = None,
+    secret_key: str | None = None,
 ) -> ics.FeedView:
     """Everything the calendar needs, in one query whatever the number of items.
 
     With ``only``, just those items are read (the calendar's other items come from an
-    earlier build), and ``outline`` gives the feed's latest change.
+    earlier build), and ``outline`` gives the feed's latest change. ``secret_key`` seals the
+    action links (default: the current app's key).
     """
     params = _shown_params(feed, user)
     since = recent_since(today)
@@ -403,6 +418,7 @@ def feed_view(
                 recent.setdefault(row.id, []).append(renewal)
 
     base = base_url.rstrip("/")
+    renew_link = _renew_links(feed, base, secret_key)
     settings_changed = max(user.updated_at, feed.updated_at)
     # Each counter only grows, so their sum rises with every change to the event.
     settings_sequence = user.version + feed.version - 2
@@ -424,6 +440,7 @@ def feed_view(
             sequence=item.version + settings_sequence,
             last_modified=max(item.updated_at, settings_changed),
             page_url=f"{base}/items/{item.id}",
+            renew_link=renew_link(item.id, item.due_date),
             alarms=alarms,
             provider=item.provider,
             phone_number=item.phone_number,
@@ -452,6 +469,23 @@ def feed_view(
         show_numbers=feed.show_numbers,
         items=tuple(views),
     )
+
+
+def _renew_links(feed: Feed | FeedSettings, base_url: str,
+                 secret_key: str | None) -> Callable[[int, dt.date], str | None]:
+    """The "I renewed it" address of an item's cycle in this feed, or None without links.
+
+    Deterministic (the same item, cycle, feed secret and key give the same token), so an
+    unchanged account still gives the same bytes; keyed with the feed's secret, so a
+    rotation kills the old links.
+    """
+    # The single-item download (``web.items.item_calendar``) passes a stand-in feed that has
+    # no secret and carries no links.
+    if not getattr(feed, "action_links", False):
+        return lambda item_id, due_date: None
+    key = secret_key if secret_key is not None else current_app.config["SECRET_KEY"]
+    return lambda item_id, due_date: actions.link(base_url, actions.make_token(
+        key, actions.RENEW, item_id, due_date, feed.id, feed.secret))
 
 
 def _alarm_specs(alarms: list[dict[str, Any]]) -> tuple[ics.AlarmSpec, ...]:

@@ -61,6 +61,8 @@ class ItemView:
     last_modified: dt.datetime
     page_url: str
     alarms: tuple[AlarmSpec, ...] = ()
+    # The cycle's "I renewed it" action link, in a feed that carries them.
+    renew_link: str | None = None
     provider: str | None = None
     phone_number: str | None = None
     country: str | None = None
@@ -114,6 +116,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "last_renewal": "Last renewal: {value}",
         "due_info": "Due: {date}",
         "open": "Open in feedsvc: {value}",
+        "renew_link": "I renewed it: {value}",
         "paid": "Paid: {value}",
         "method": "Method: {value}",
         "reference": "Reference: {value}",
@@ -142,6 +145,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "last_renewal": "上次续费：{value}",
         "due_info": "到期日：{date}",
         "open": "在 feedsvc 中打开：{value}",
+        "renew_link": "我已续费：{value}",
         "paid": "金额：{value}",
         "method": "方式：{value}",
         "reference": "凭证：{value}",
@@ -205,6 +209,7 @@ def _clean_item(item: ItemView) -> ItemView:
 
     return dataclasses.replace(
         item, title=clean_line(item.title), page_url=clean_line(item.page_url),
+        renew_link=line(item.renew_link),
         provider=line(item.provider), phone_number=line(item.phone_number),
         country=line(item.country), price_amount=line(item.price_amount),
         price_currency=line(item.price_currency),
@@ -250,7 +255,8 @@ def _renewal_summary(renewal: RenewalView) -> str:
 
 
 def item_description(item: ItemView, feed: FeedView) -> str:
-    """The due event's DESCRIPTION: what a user needs to renew, one fact a line."""
+    """The due event's DESCRIPTION: what a user needs to renew, one fact a line, and last
+    the cycle's "I renewed it" link when the feed carries action links."""
     loc = feed.locale
     lines = [text(loc, "due_info", date=item.due_date.isoformat())]
     if item.provider:
@@ -277,6 +283,8 @@ def item_description(item: ItemView, feed: FeedView) -> str:
     if item.notes:
         lines.extend(["", item.notes, ""])
     lines.append(text(loc, "open", value=item.page_url))
+    if item.renew_link:
+        lines.append(text(loc, "renew_link", value=item.renew_link))
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from feedsvc import reminders
 from feedsvc.errors import NotFound
 from feedsvc.models import Item, User, utcnow
 from feedsvc.schemas import ItemFields, ItemOut, validate
@@ -101,6 +102,7 @@ def create_item(session: Session, user: User, data: Any) -> Item:
     now = utcnow()
     item = Item(user_id=user.id, created_at=now, updated_at=now)
     _apply(item, fields)
+    reminders.replan(item)
     session.add(item)
     session.flush()
     return item
@@ -115,6 +117,7 @@ def update_item(session: Session, item: Item, changes: Any) -> Item:
     _apply(item, fields)
     if writable_fields(item) != before:
         item.updated_at = utcnow()
+        reminders.replan(item)
     session.flush()
     return item
 

@@ -1,4 +1,5 @@
-"""Throttles (Flask-Limiter): log-in and sign-up attempts, and feed requests per feed URL.
+"""Throttles (Flask-Limiter): log-in, sign-up and password-reset attempts, and feed requests
+per feed URL.
 
 The feed throttle counts the requests that reach the feed route: unknown, replaced or
 deleted addresses, and requests the warm path leaves to it. Requests ``feedsvc.fastpath``
@@ -30,6 +31,11 @@ SIGNUP_LIMIT = "10 per hour"
 # Per account, counting wrong current passwords only (password change, account deletion):
 # a borrowed session must not become a way to guess the password.
 PASSWORD_CHECK_LIMIT = "10 per hour"
+# Per account: links to new addresses, each a mail to an address not yet confirmed.
+EMAIL_CHANGE_LIMIT = "10 per hour"
+# Per account, the requests that send a mail to an address it names (a new address, a new
+# confirmation, a test), on the pages and through the API together.
+MAILING_LIMIT = "20 per hour"
 # Per feed URL: calendar apps poll every few minutes at most.
 FEED_LIMIT = "120 per minute"
 
@@ -47,6 +53,11 @@ def _address_and_email() -> str:
 
 def _signed_in_account() -> str:
     return f"user:{current_user.get_id()}"
+
+
+def _mailing_account() -> str:
+    user = g.get("api_user") or (current_user.user if current_user.is_authenticated else None)
+    return f"account:{user.id if user is not None else '-'}"
 
 
 def note_wrong_password() -> None:
@@ -67,7 +78,8 @@ def _storage_uri(app: Flask) -> str:
 
 
 def init_app(app: Flask) -> Limiter:
-    """Create the app's limiter and throttle log-in, sign-up and the feed URLs."""
+    """Create the app's limiter and throttle log-in, sign-up, password resets, address
+    changes and the feed URLs."""
     limiter = Limiter(
         key_func=get_remote_address,
         storage_uri=_storage_uri(app),
@@ -96,8 +108,26 @@ def init_app(app: Flask) -> Limiter:
         PASSWORD_CHECK_LIMIT, scope="password-check", key_func=_signed_in_account,
         methods=["POST"], deduct_when=_password_was_wrong,
         error_message=N_("Too many wrong passwords. Wait an hour and try again."))
-    for endpoint in ("web.change_password", "web.delete_account"):
+    for endpoint in ("web.change_password", "web.delete_account", "web.change_email"):
         _limit_view(app, endpoint, password_checks)
+    _limit_view(app, "web.change_email", limiter.limit(
+        EMAIL_CHANGE_LIMIT, key_func=_signed_in_account, methods=["POST"], scope="email-change",
+        error_message=N_("Too many new addresses asked for. Wait an hour and try again.")))
+    # Forgotten passwords: like log-in, per address and e-mail, and per address.
+    too_many_resets = N_("Too many requests for a new password. Wait a minute and try again.")
+    for endpoint in ("web.forgot_password", "web.reset_password"):
+        _limit_view(app, endpoint, limiter.limit(
+            LOGIN_LIMIT, key_func=_address_and_email, methods=["POST"], scope="reset",
+            error_message=too_many_resets))
+        _limit_view(app, endpoint, limiter.limit(
+            LOGIN_ADDRESS_LIMIT, methods=["POST"], scope="reset-address",
+            error_message=too_many_resets))
+    mailing = limiter.shared_limit(
+        MAILING_LIMIT, scope="mailing", key_func=_mailing_account, methods=["POST"],
+        error_message=N_("Too many mails asked for. Wait an hour and try again."))
+    for endpoint in ("web.reminders", "web.resend_confirmation", "web.test_channel",
+                     "api.create_channel", "api.test_channel"):
+        _limit_view(app, endpoint, mailing)
     feed_limit = limiter.shared_limit(
         FEED_LIMIT, scope="feed", key_func=_feed_token,
         error_message=N_("This calendar is being fetched too often. Try again in a minute."))

@@ -19,8 +19,11 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import true as sa_true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 # pydantic reads only this TypedDict on Python 3.11.
 from typing_extensions import TypedDict
@@ -94,6 +97,12 @@ ALARMS: TypeAdapter[list[StoredAlarm]] = TypeAdapter(list[StoredAlarm], config=_
 NAMES: TypeAdapter[list[str]] = TypeAdapter(list[str], config=_STRICT)
 
 
+def dialect_insert(session: Session, model: Any) -> Any:
+    """An INSERT with the database's own ON CONFLICT clauses (SQLite and PostgreSQL alike)."""
+    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(model)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -125,6 +134,10 @@ class User(Base):
     feeds: Mapped[list[Feed]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    channels: Mapped[list[Channel]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="Channel.id",
+    )
 
 
 class ApiToken(Base):
@@ -153,6 +166,8 @@ class Item(Base):
     __table_args__ = (Index("ix_items_user_id_due_date", "user_id", "due_date"),
                       # Covers the feed cache's fingerprint (count, sum of versions, max id).
                       Index("ix_items_user_id_id_version", "user_id", "id", "version"),
+                      # The reminder sender's work: items whose next reminder moment has come.
+                      Index("ix_items_next_reminder_at", "next_reminder_at"),
                       {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -178,6 +193,10 @@ class Item(Base):
     url: Mapped[str | None] = mapped_column(String(2000))
     auto_renew: Mapped[bool] = mapped_column(Boolean, default=False)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The earliest moment of the current cycle the reminder sender has yet to look at
+    # (feedsvc.reminders): planned on every change, moved on by each pass, never read by
+    # the feeds. The sender updates it without touching ``version``.
+    next_reminder_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Bumped by SQLAlchemy on every UPDATE, which also checks it (optimistic locking): a
     # write based on a stale read fails instead of silently undoing another one. The
     # feed's SEQUENCE and the API's ETag come from it.
@@ -236,6 +255,8 @@ class Feed(Base):
     show_numbers: Mapped[bool] = mapped_column(Boolean, default=False)
     secret: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "I renewed it" links in the due events' descriptions.
+    action_links: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     # Bumped when the feed's settings change; part of every event's SEQUENCE.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -275,3 +296,94 @@ class FeedCacheEntry(Base):
     # Where each item's events sit in the decompressed body: [[digest, offset, length], ...].
     parts: Mapped[list[list[Any]]] = mapped_column(JSON)
     built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Channel(Base):
+    """Where reminders go: an e-mail address (``kind`` "email"), later push services too.
+
+    The account's own address is its first channel (``account``). Nothing but a
+    confirmation goes to an address before it is confirmed (``verified_at``). After
+    ``PAUSE_AFTER`` failed deliveries in a row a channel is paused, with the reason.
+    """
+
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("user_id", "kind", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    # The e-mail address (lower-cased).
+    target: Mapped[str] = mapped_column(String(2000))
+    account: Mapped[bool] = mapped_column(Boolean, default=False)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "HH:MM" for one message a day at that local time; None sends each reminder at once.
+    digest: Mapped[str | None] = mapped_column(String(5))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    pause_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="channels")
+
+
+class Delivery(Base):
+    """One reminder sent, or tried, on one channel; the unique constraint makes each
+    (channel, item, kind, cycle, moment) happen once however many senders run."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "item_id", "kind", "due_date", "planned_at"),
+        # The sender's retries and stale claims, and the history pages.
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_user_id_id", "user_id", "id"),
+        Index("ix_deliveries_item_id_due_date", "item_id", "due_date"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    # None for a test message.
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    # The cycle the reminder is about (the item's due date then); None for a test.
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    planned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The pass that holds a "sending" delivery, and until when; a crashed pass's claims are
+    # taken over once they lapse.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    channel: Mapped[Channel] = relationship()
+
+
+class Snooze(Base):
+    """"Remind me tomorrow": one more reminder of an item's cycle at ``remind_at``."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (Index("ix_snoozes_item_id_due_date", "item_id", "due_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    remind_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SenderPass(Base):
+    """The last finished pass of the reminder sender, of any host: one row, overwritten
+    (``/healthz`` reports it)."""
+
+    __tablename__ = "sender_passes"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    summary: Mapped[str] = mapped_column(String(200))

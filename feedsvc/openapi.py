@@ -9,6 +9,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from feedsvc.schemas import (
+    ChannelCreated,
+    ChannelFields,
+    ChannelList,
+    ChannelOut,
+    ChannelPatch,
+    DeliveryList,
+    DeliveryOut,
+    DeliveryResult,
     ErrorResponse,
     FeedFields,
     FeedList,
@@ -38,6 +46,14 @@ SCHEMAS: tuple[tuple[type[BaseModel], Literal["validation", "serialization"]], .
     (RenewalOut, "serialization"),
     (RenewalList, "serialization"),
     (RenewalCreated, "serialization"),
+    (ChannelFields, "validation"),
+    (ChannelPatch, "validation"),
+    (ChannelOut, "serialization"),
+    (ChannelList, "serialization"),
+    (ChannelCreated, "serialization"),
+    (DeliveryOut, "serialization"),
+    (DeliveryList, "serialization"),
+    (DeliveryResult, "serialization"),
 )
 
 
@@ -147,6 +163,7 @@ def document() -> dict[str, Any]:
             },
             **_feed_paths(),
             **_renewal_paths(),
+            **_channel_paths(),
             "/openapi.json": {
                 "get": {"operationId": "openapi", "security": [],
                         "responses": {"200": {"description": "This document"}}},
@@ -205,5 +222,66 @@ def _renewal_paths() -> dict[str, Any]:
             "delete": {"operationId": "undoLatestRenewal", "parameters": [IF_MATCH], "responses": {
                 **_item("Undone; the previous due date is restored"),
                 **_errors(401, 404, 409, 412)}},
+        },
+    }
+
+
+def _conflict(description: str) -> dict[str, Any]:
+    return {"409": {"description": description, "content": _json("ErrorResponse")}}
+
+
+def _channel_paths() -> dict[str, Any]:
+    channel_id = {"name": "channel_id", "in": "path", "required": True,
+                  "schema": {"type": "integer"}}
+    return {
+        "/channels": {
+            "get": {"operationId": "listChannels", "responses": {
+                "200": {"description": "Where the account's reminders go, its own address "
+                                       "first", "content": _json("ChannelList")},
+                **_errors(401)}},
+            "post": {"operationId": "createChannel",
+                     "description": "Adds an e-mail address and mails it a confirmation link "
+                                    "at once; nothing else goes there until it is opened. "
+                                    "`confirmation` says whether that mail left.",
+                     "requestBody": {"required": True, "content": _json("ChannelFields")},
+                     "responses": {"201": {"description": "Created",
+                                           "content": _json("ChannelCreated")},
+                                   **_errors(400, 401, 413, 415, 422),
+                                   **_conflict("The account already has this address, or "
+                                               "as many as it may have")}},
+        },
+        "/channels/{channel_id}": {
+            "parameters": [channel_id],
+            "patch": {"operationId": "patchChannel",
+                      "requestBody": {"required": True, "content": _json("ChannelPatch")},
+                      "responses": {"200": {"description": "Updated",
+                                            "content": _json("ChannelOut")},
+                                    **_errors(400, 401, 404, 409, 413, 415, 422)}},
+            "delete": {"operationId": "deleteChannel",
+                       "description": "Removes the channel and its deliveries. The account's "
+                                      "own address cannot be removed (409): switch it off.",
+                       "responses": {"204": {"description": "Deleted"},
+                                     **_errors(401, 404),
+                                     **_conflict("The account's own address")}},
+        },
+        "/channels/{channel_id}/test": {
+            "parameters": [channel_id],
+            "post": {"operationId": "testChannel",
+                     "description": "Sends a test message at once; the delivery's status says "
+                                    "whether it went. 409 for an address not yet confirmed.",
+                     "responses": {"200": {"description": "The test's delivery",
+                                           "content": _json("DeliveryResult")},
+                                   **_errors(401, 404),
+                                   **_conflict("The address is not confirmed yet")}},
+        },
+        "/deliveries": {
+            "get": {
+                "operationId": "listDeliveries",
+                "parameters": [{"name": "item", "in": "query",
+                                "description": "Only the deliveries of this item",
+                                "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "The latest 100 deliveries, newest first",
+                                      "content": _json("DeliveryList")},
+                              **_errors(401, 404, 422)}},
         },
     }

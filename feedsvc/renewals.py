@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from feedsvc import reminders
 from feedsvc.errors import Conflict, ValidationFailed
 from feedsvc.models import Item, Renewal, User, utcnow
 from feedsvc.repeat import RepeatRule, add_months, next_due
@@ -93,6 +94,7 @@ def renew(session: Session, item: Item, data: Any, today: dt.date) -> Renewal:
     session.add(renewal)
     item.due_date = due_after
     item.updated_at = utcnow()
+    reminders.replan(item)
     session.flush()
     return renewal
 
@@ -119,6 +121,7 @@ def undo_latest(session: Session, item: Item) -> Item:
         raise Conflict(N_("There is no renewal to undo."))
     item.due_date = latest.due_before
     item.updated_at = utcnow()
+    reminders.replan(item)
     session.delete(latest)
     session.flush()
     return item

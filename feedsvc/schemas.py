@@ -394,6 +394,8 @@ class FeedFields(Strict):
                                   "alarm, for calendars that ignore alarms (Google)")
     show_numbers: bool = Field(default=False, description="Show phone numbers in full instead "
                                "of only their last four digits")
+    action_links: bool = Field(default=True, description="Put an \"I renewed it\" link in "
+                               "each due event's description")
 
 
 class FeedOut(BaseModel):
@@ -404,6 +406,8 @@ class FeedOut(BaseModel):
     categories: list[Category] | None
     reminder_events: bool
     show_numbers: bool
+    # A default only for what builds FeedOut without it; the API always sets it.
+    action_links: bool
     url: str
     webcal_url: str
     google_url: str
@@ -458,3 +462,86 @@ class RenewalList(BaseModel):
 class RenewalCreated(BaseModel):
     renewal: RenewalOut
     item: ItemOut
+
+
+# Reminder channels and their deliveries (REMINDERS.md).
+
+ChannelName = Annotated[str, Field(max_length=100), AfterValidator(_filled_line)]
+
+
+class ChannelFields(Strict):
+    """A new channel: an e-mail address, which gets nothing but a confirmation link until
+    that link is opened."""
+
+    kind: Literal["email"] = Field(description="\"email\": the only kind this version "
+                                   "accepts (push channels through Apprise come later)")
+    address: Annotated[str, Field(max_length=254,
+                                  json_schema_extra={"example": "me@example.com"})]
+    name: ChannelName | None = Field(default=None, description="A label; default: the address")
+    enabled: bool = True
+
+
+class ChannelPatch(Strict):
+    """A channel's label or switch: those left out keep their value; null is refused."""
+
+    model_config = ConfigDict(json_schema_extra=_without_defaults)
+
+    name: ChannelName = _NOT_SENT
+    enabled: bool = Field(default=_NOT_SENT, description="true also resumes a paused channel")
+
+
+class ChannelOut(BaseModel):
+    """A channel as the API returns it."""
+
+    id: int
+    kind: Literal["email", "apprise"]
+    name: str
+    target: str = Field(description="The address reminders go to")
+    verified: bool = Field(description="Whether the address was confirmed by the link sent "
+                                       "to it; nothing else goes there before")
+    enabled: bool
+    digest: str | None = Field(description="Always null in this version: each reminder is "
+                                           "sent at once")
+    status: Literal["ok", "paused"] = Field(description="paused after 5 failed deliveries in "
+                                                        "a row, until switched on again")
+    reason: str | None = Field(description="Why the channel is paused")
+    created_at: dt.datetime
+
+
+class ChannelList(BaseModel):
+    channels: list[ChannelOut]
+
+
+class ConfirmationOut(BaseModel):
+    """Whether the confirmation mail left when the channel was added."""
+
+    sent: bool
+    error: str | None = Field(description="Why it could not be sent now")
+
+
+class ChannelCreated(ChannelOut):
+    """A new channel, and how its confirmation mail went."""
+
+    confirmation: ConfirmationOut
+
+
+class DeliveryOut(BaseModel):
+    """One reminder sent, or tried, on one channel."""
+
+    id: int
+    channel_id: int
+    item_id: int | None = Field(description="null for a test message")
+    kind: Literal["alarm", "overdue", "last_day", "snoozed", "test"]
+    due_date: StoredDate | None = Field(description="The cycle it is about; null for a test")
+    planned_at: dt.datetime = Field(description="When it was due")
+    sent_at: dt.datetime | None
+    status: Literal["sending", "sent", "retrying", "failed", "skipped"]
+    error: str | None
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[DeliveryOut]
+
+
+class DeliveryResult(BaseModel):
+    delivery: DeliveryOut

@@ -25,6 +25,7 @@ from feedsvc.db import get_engine
 from feedsvc.models import Base
 
 from helpers import VALID_ITEM, Api, app_config, database_server_url, make_user
+from helpers.smtp import SmtpServer
 
 
 @pytest.fixture(autouse=True)
@@ -121,3 +122,22 @@ def item(api: Api) -> dict[str, Any]:
     response = api.post("/api/v1/items", json=VALID_ITEM)
     assert response.status_code == 201, response.json
     return response.json
+
+
+@pytest.fixture
+def mail_app(database_url: str, tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Flask]:
+    """An app whose mail goes to ``smtp_server``, from reminders@feeds.example.org."""
+    application = create_app(app_config(tmp_path / "mail-instance", database_url,
+                                        FEEDSVC_SMTP_URL=smtp_server.url(),
+                                        FEEDSVC_MAIL_FROM="reminders@feeds.example.org"))
+    yield application
+    get_engine(application).dispose()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, accepting everything until told otherwise."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

@@ -6,7 +6,9 @@ For each route and method, a visitor who is not the owner must be turned away (4
 API, the log-in page for the web, 404 for another's id, 404/410 for a feed URL that is not
 theirs) or see only their own data: no response may carry the owner's item title, e-mail,
 feed URL or API token, and the owner's rows must be unchanged afterwards. The owner gets
-through everywhere. Run with ``-s`` for the count of cases.
+through everywhere. Links that mails and feeds carry (``/act/<token>``, ``/unsubscribe/<token>``…)
+need no log-in: the signed token is the key, so there the others bring a made-up token, one
+signed with another key, or a valid one of their own. Run with ``-s`` for the count of cases.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
-from feedsvc import create_app
+from feedsvc import accountmail, actions, channels, create_app, status
 from feedsvc.db import new_session
-from feedsvc.models import User
+from feedsvc.models import Channel, Item, User
 
 from helpers import (
     PASSWORD,
@@ -37,9 +40,11 @@ from helpers import (
 ACTORS = ("anonymous", "other", "owner", "revoked")
 # Reachable by anyone by design; still checked for leaks.
 PUBLIC = {"static", "health.healthz", "api.openapi", "web.signup", "web.login", "web.logout",
-          "web.switch_language"}
+          "web.switch_language", "web.forgot_password"}
 # How each URL variable is filled for the owner's resources.
-ID_VARIABLES = {"item_id", "feed_id", "token_id"}
+ID_VARIABLES = {"item_id", "feed_id", "token_id", "channel_id"}
+# Pages of links that mails and feeds carry, by the start of their path.
+LINK_PREFIXES = ("/act/", "/confirm/", "/unsubscribe/", "/password/reset/", "/settings/email/")
 SECRET_TITLE = "Owner's secret SIM 4f2a"
 TALLY: Counter[str] = Counter()
 
@@ -61,6 +66,8 @@ def classify(endpoint: str, rule: str) -> str | None:
         return "public"
     if endpoint.startswith("feed.") and variables == {"token"}:
         return "feed"
+    if endpoint.startswith("web.") and variables == {"token"} and rule.startswith(LINK_PREFIXES):
+        return "link"
     if not variables <= ID_VARIABLES:
         return None
     if endpoint.startswith("api."):
@@ -84,6 +91,47 @@ def report() -> Any:
           f"{TALLY['owner reached']} owner requests reached)")
 
 
+def link_tokens(app: Flask, account: dict[str, Any], key: str) -> dict[str, str]:
+    """The token of each kind of link for the account's item and addresses, signed with
+    ``key`` (the service's, or another that it must refuse)."""
+    with app.app_context(), new_session(app) as session:
+        user = session.get_one(User, account["id"])
+        item = session.get_one(Item, account["item_id"])
+        own_address = session.scalars(select(Channel).where(
+            Channel.user_id == user.id, Channel.account.is_(True))).one()
+        added = session.get_one(Channel, account["channel_id"])
+        now = status.utc_now()
+        return {
+            "/act/": actions.make_token(key, actions.RENEW, item.id, item.due_date),
+            "/confirm/": channels.confirm_token(key, own_address),
+            "/unsubscribe/": channels.unsubscribe_token(key, added),
+            "/password/reset/": accountmail.reset_token(key, user, now),
+            "/settings/email/": accountmail.change_token(key, user, "new-" + user.email, now),
+        }
+
+
+def full_account(app: Flask, email: str, title: str = "Someone's SIM") -> dict[str, Any]:
+    """``make_account``'s account, with a reminder address of its own besides the account's
+    (``channel_id``) and the tokens of its links."""
+    account = make_account(app, email, title)
+    with app.app_context(), new_session(app) as session:
+        channel = channels.add_channel(session, session.get_one(User, account["id"]),
+                                       {"kind": "email", "address": "extra-" + email},
+                                       status.utc_now())
+        session.commit()
+        account["channel_id"] = channel.id
+    account["links"] = link_tokens(app, account, SECRET_KEY)
+    account["forged_links"] = link_tokens(app, account, "not the service's key")
+    return account
+
+
+def channel_state(app: Flask, user_id: int) -> list[tuple[object, ...]]:
+    """The account's reminder addresses, as a request could change them."""
+    with app.app_context(), new_session(app) as session:
+        return [(c.id, c.target, c.enabled, c.verified_at, c.paused_at) for c in session.scalars(
+            select(Channel).where(Channel.user_id == user_id).order_by(Channel.id))]
+
+
 def request(app: Flask, kind: str, method: str, rule: str, actor: str,
             owner: dict[str, Any], other: dict[str, Any]) -> Any:
     """Send the request as ``actor``, on the owner's resources."""
@@ -91,6 +139,20 @@ def request(app: Flask, kind: str, method: str, rule: str, actor: str,
     for name in ID_VARIABLES:
         for converter in (f"<int:{name}>", f"<{name}>"):
             path = path.replace(converter, str(owner[name]))
+    if kind == "link":
+        prefix = next(prefix for prefix in LINK_PREFIXES if rule.startswith(prefix))
+        token = {"owner": owner["links"][prefix], "other": other["links"][prefix],
+                 "revoked": owner["forged_links"][prefix],
+                 "anonymous": secrets.token_urlsafe(32)}[actor]
+        # Whoever holds the link, with no log-in; a form's POST carries its CSRF token, and
+        # the body of a mail provider's one-click unsubscribe (RFC 8058).
+        client = web_client(app, None)
+        data: dict[str, str] = {}
+        if method == "POST":
+            data = {"csrf_token": Browser(client).csrf_token(), "List-Unsubscribe": "One-Click",
+                    "due_date": "2030-01-01", "password": "HIJACKED-password",
+                    "confirm": "HIJACKED-password"}
+        return client.open(path.replace("<token>", token), method=method, data=data)
     if kind == "feed":
         token = {"owner": owner["feed_token"], "other": other["feed_token"],
                  "revoked": owner["rotated_feed_token"],
@@ -110,7 +172,7 @@ def request(app: Flask, kind: str, method: str, rule: str, actor: str,
         return app.test_client().open(path, method=method, headers=headers, json=body)
     account = {"owner": owner, "other": other, "revoked": owner, "anonymous": None}[actor]
     client = web_client(app, account, nonce="stale" if actor == "revoked" else None)
-    data: dict[str, str] = {}
+    data = {}
     if method == "POST":
         data = {"csrf_token": Browser(client).csrf_token(), "title": "HIJACKED",
                 "name": "HIJACKED", "due_date": "2030-01-01", "category": "sim",
@@ -149,6 +211,11 @@ def judge(kind: str, rule: str, actor: str, response: Any, owner: dict[str, Any]
         return "own data only" if actor == "other" else "refused"
     if kind == "public":
         return "own data only"
+    if kind == "link":
+        # Another's own link acts on their own account; a made-up or forged one on nothing.
+        if actor == "other":
+            return "own data only"
+        return "refused" if status == 404 else "got through"
     if actor in ("anonymous", "revoked"):
         refused = status == 401 if kind == "api" else sent_to_login(response)
         return "refused" if refused else "got through"
@@ -166,19 +233,20 @@ def test_nobody_but_the_owner_reaches_the_owners_data(
     kind = classify(endpoint, rule)
     if kind is None:
         pytest.fail(f"unclassified route {endpoint} {rule}")
-    owner = make_account(app, "owner@example.com", SECRET_TITLE)
-    before = snapshot(app, owner["id"])
+    owner = full_account(app, "owner@example.com", SECRET_TITLE)
+    before = snapshot(app, owner["id"]), channel_state(app, owner["id"])
     outcomes = {}
     for number, actor in enumerate(("anonymous", "other", "revoked")):
-        other = make_account(app, f"other{number}@example.com")
+        other = full_account(app, f"other{number}@example.com")
         response = request(app, kind, method, rule, actor, owner, other)
         outcomes[actor] = judge(kind, rule, actor, response, owner)
         TALLY["cases"] += 1
         TALLY[outcomes[actor]] += 1
-    assert snapshot(app, owner["id"]) == before, f"{method} {rule} changed the owner's data"
+    assert (snapshot(app, owner["id"]), channel_state(app, owner["id"])) == before, \
+        f"{method} {rule} changed the owner's data"
     # The owner, last: on a fresh account, as the request may delete or rotate things.
-    fresh_owner = make_account(app, "fresh-owner@example.com")
-    other = make_account(app, "bystander@example.com")
+    fresh_owner = full_account(app, "fresh-owner@example.com")
+    other = full_account(app, "bystander@example.com")
     response = request(app, kind, method, rule, "owner", fresh_owner, other)
     outcomes["owner"] = judge(kind, rule, "owner", response, {**fresh_owner,
                                                               "email": "\0", "token": "\0"})

@@ -26,6 +26,14 @@ from feedsvc.accesslog import MaskedLogger, mask
         ("GET /%66%65%65%64%73%2FabcDEF123_-xyz/google.ics HTTP/1.1", "abcDEF123_-xyz"),
         ("GET //feeds/abcDEF123_-xyz.ics HTTP/1.1", "abcDEF123_-xyz"),
         ("GET /feeds/abc%44EF123_-xyz.ics HTTP/1.1", "abc%44EF123_-xyz"),
+        # Every other link whose path carries a secret.
+        ("POST /act/AbC-dEf_123 HTTP/1.1", "AbC-dEf_123"),
+        ("POST /act/AbC-dEf_123/undo HTTP/1.1", "AbC-dEf_123"),
+        ("GET /%61ct/AbC-dEf_123 HTTP/1.1", "AbC-dEf_123"),
+        ("GET /confirm/eyJjaGFubmVsIjoxfQ.Z.sig HTTP/1.1", "eyJjaGFubmVsIjoxfQ.Z.sig"),
+        ("GET /password/reset/eyJ1IjoxfQ.Z.sig HTTP/1.1", "eyJ1IjoxfQ.Z.sig"),
+        ("POST /unsubscribe/eyJjIjoxfQ.sig HTTP/1.1", "eyJjIjoxfQ.sig"),
+        ("GET /settings/email/eyJ1IjoxfQ.Z.sig HTTP/1.1", "eyJ1IjoxfQ.Z.sig"),
     ],
 )
 def test_mask_removes_secrets(line, secret):

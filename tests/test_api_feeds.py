@@ -23,8 +23,8 @@ FEEDS = "/api/v1/feeds"
 BASE = "https://feeds.example.org"
 TOKEN = r"[A-Za-z0-9_-]{43}"
 FEED_URL = re.compile(rf"^{re.escape(BASE)}/feeds/({TOKEN})\.ics$")
-FEED_KEYS = {"id", "name", "categories", "reminder_events", "show_numbers", "url",
-             "webcal_url", "google_url", "created_at", "updated_at"}
+FEED_KEYS = {"id", "name", "categories", "reminder_events", "show_numbers", "action_links",
+             "url", "webcal_url", "google_url", "created_at", "updated_at"}
 
 
 def create(api: Api, **settings: Any) -> dict[str, Any]:

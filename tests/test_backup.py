@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -9,18 +10,34 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 from sqlalchemy.engine import make_url
 
-from feedsvc import create_app
+from feedsvc import create_app, reminders
 from feedsvc.cli import upgrade_database
-from feedsvc.db import get_engine
+from feedsvc.db import get_engine, new_session
+from feedsvc.models import Channel, Item
 
 from helpers import PASSWORD, VALID_ITEM, Api, Browser, app_config, make_user
 
 
+def remind(app: Flask, item_id: int) -> None:
+    """Confirm every address, send the reminders due once, snooze the item."""
+    with new_session(app) as session:
+        session.execute(update(Channel).values(verified_at=dt.datetime(2027, 1, 1, tzinfo=dt.UTC)))
+        session.commit()
+    now = dt.datetime(2027, 3, 20, tzinfo=dt.UTC)
+    summary = reminders.run_pass(lambda: new_session(app), lambda outgoing: None, now)
+    # The second account's 14-day alarm (the first account's item was renewed to June).
+    assert summary.sent == 1
+    with new_session(app) as session:
+        reminders.snooze(session, session.get_one(Item, item_id), now)
+        session.commit()
+
+
 def fill(app: Flask) -> dict[str, Any]:
-    """Two accounts with items, renewals, an undone renewal, feeds (one rotated), tokens."""
+    """Two accounts with items, renewals, an undone renewal, feeds (one rotated), tokens,
+    confirmed reminder channels, reminders sent and snoozed."""
     first = make_user(app, "first@example.com", timezone="Asia/Shanghai", locale="zh-Hans")
     second = make_user(app, "second@example.com")
     api = Api(app.test_client(), first["token"])
@@ -36,6 +53,7 @@ def fill(app: Flask) -> dict[str, Any]:
     api.delete(f"/api/v1/items/{deleted['id']}")
     feed = api.post("/api/v1/feeds", json={"name": "SIMs", "categories": ["sim"]}).json
     rotated = api.post(f"/api/v1/feeds/{feed['id']}/rotate").json
+    remind(app, item["id"])
     return {"first": first, "second": second, "old_feed": feed, "feed": rotated,
             "item": item}
 
@@ -95,7 +113,7 @@ def test_export_import_export_gives_the_same_document_and_everything_still_works
     document = export(app)
     assert {name: len(rows) for name, rows in document["tables"].items()} == {
         "users": 2, "api_tokens": 2, "items": 3, "renewals": 1, "feeds": 1,
-        "retired_feed_tokens": 1}
+        "retired_feed_tokens": 1, "channels": 2, "deliveries": 1, "snoozes": 1}
     new = restored()
     result = import_file(new, tmp_path, document)
     assert result.exit_code == 0, result.output

@@ -53,12 +53,15 @@ def report() -> Any:
 
 
 def seed_data(app: Flask, token: str) -> None:
-    """Some items, renewals and feeds, so that not every id the fuzzer tries is a 404."""
+    """Some items, renewals, feeds and reminder addresses, so that not every id the fuzzer
+    tries is a 404."""
     api = Api(app.test_client(), token)
     for number in range(3):
         created = api.post("/api/v1/items", json={**VALID_ITEM, "title": f"Item {number}"})
         api.post(f"/api/v1/items/{created.json['id']}/renewals", json={})
         api.post("/api/v1/feeds", json={"name": f"Feed {number}"})
+        api.post("/api/v1/channels", json={"kind": "email",
+                                           "address": f"address{number}@example.com"})
 
 
 @pytest.mark.parametrize("mode, method, path", CASES,

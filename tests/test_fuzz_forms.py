@@ -36,7 +36,8 @@ VALUES = st.one_of(st.sampled_from(INTERESTING),
 FORMS = ["/signup", "/login", "/items/new", "/items/{item}", "/items/{item}/renew",
          "/settings", "/settings/password", "/settings/delete", "/tokens", "/calendars/new",
          "/calendars/{feed}"]
-CHECKBOXES = ("auto_renew", "archived", "use_default_alarms", "reminder_events", "show_numbers")
+CHECKBOXES = ("auto_renew", "archived", "use_default_alarms", "reminder_events", "show_numbers",
+              "action_links")
 TALLY: Counter[str] = Counter()
 STATUSES: Counter[int] = Counter()
 

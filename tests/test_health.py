@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feedsvc import create_app, health
+from feedsvc import create_app, health, sender
 from feedsvc.accesslog import MaskedLogger
 from feedsvc.db import get_engine
 
@@ -24,9 +25,25 @@ from helpers import app_config
 def test_healthz_is_ok_without_signing_in(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok"}
+    assert response.json == {"status": "ok",
+                              "reminders": {"last_pass": None, "late": False}}
     assert response.headers["Cache-Control"] == "no-store"
     assert "Set-Cookie" not in response.headers
+
+
+def test_healthz_tells_the_senders_last_pass_and_whether_it_is_late(
+        app: Flask, client: FlaskClient, user: dict[str, Any],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The account's address is a channel: reminders have somewhere to go, and no pass ran.
+    assert client.get("/healthz").json["reminders"] == {"last_pass": None, "late": True}
+    now = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
+    sender.run_pass(app, now)
+    for minutes, late in ((0, False), (10, False), (11, True)):
+        monkeypatch.setattr(health, "utc_now", lambda m=minutes: now + dt.timedelta(minutes=m))
+        response = client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json["reminders"] == {"last_pass": "2027-03-01T09:00:00+00:00",
+                                               "late": late}
 
 
 @pytest.fixture

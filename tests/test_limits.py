@@ -18,7 +18,7 @@ from feedsvc import create_app
 from feedsvc.db import get_engine
 from feedsvc.limits import rate_limits_on
 
-from helpers import PASSWORD, Api, app_config
+from helpers import PASSWORD, Api, app_config, make_user, signed_in
 
 
 def attempts(app: Flask, email: str, count: int, address: str = "10.0.0.1") -> list[int]:
@@ -133,3 +133,27 @@ def test_two_workers_share_the_log_in_budget_through_redis(
     assert statuses[:10] == [422] * 10 and statuses[10:] == [429, 429]
     for app in apps:
         get_engine(app).dispose()
+
+
+def test_mails_to_addresses_an_account_names_are_throttled(app: Flask,
+                                                           user: dict[str, Any]) -> None:
+    """New addresses, resent confirmations and tests, on the pages and the API together."""
+    from feedsvc.limits import MAILING_LIMIT
+
+    allowed = int(MAILING_LIMIT.split()[0])
+    api = Api(app.test_client(), user["token"])
+    statuses = [api.post("/api/v1/channels", json={"kind": "email",
+                                                    "address": f"a{n}@example.com"}).status_code
+                for n in range(allowed)]
+    # The account's own address and 19 more are as many as it may hold: the 20th is 409.
+    assert statuses == [201] * (allowed - 1) + [409]
+    refused = api.post("/api/v1/channels", json={"kind": "email", "address": "x@example.com"})
+    assert refused.status_code == 429
+    assert refused.json["error"]["message"] == "Too many mails asked for. Wait an hour and try again."
+    app.config["WTF_CSRF_ENABLED"] = False
+    page = signed_in(app.test_client(), user).client.post(
+        "/reminders", data={"address": "y@example.com"})
+    assert page.status_code == 429
+    other = make_user(app, "other@example.com")
+    assert Api(app.test_client(), other["token"]).post(
+        "/api/v1/channels", json={"kind": "email", "address": "z@example.com"}).status_code == 201

@@ -15,6 +15,9 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from feedsvc.db import new_session
+from feedsvc.models import Channel, utcnow
+
 from helpers import VALID_ITEM, Api
 
 DOCUMENT_URI = "urn:feedsvc:openapi"
@@ -131,6 +134,42 @@ def test_real_errors_fit_the_document(api: Api, client: FlaskClient,
     check(document, "patch", api.patch(f"{items}/12345", json={}))
     check(document, "delete", api.delete(f"{items}/12345"))
     check(document, "patch", api.patch(f"{PREFIX}/me", json={"timezone": "Mars/Olympus"}))
+
+
+def test_real_channel_and_delivery_answers_fit_the_document(
+        app: Flask, api: Api, item: dict[str, Any], document: dict[str, Any]) -> None:
+    channels = f"{PREFIX}/channels"
+    check(document, "get", api.get(channels))
+    created = api.post(channels, json={"kind": "email", "address": "family@example.com"})
+    check(document, "post", created)
+    channel_path = f"{channels}/{created.json['id']}"
+    check(document, "patch", api.patch(channel_path, json={"name": "Family",
+                                                           "enabled": False}))
+    check(document, "post", api.post(f"{channel_path}/test"))  # 409: not confirmed
+    with new_session(app) as session:
+        session.get_one(Channel, created.json["id"]).verified_at = utcnow()
+        session.commit()
+    tested = api.post(f"{channel_path}/test")  # no relay: written to the outbox
+    assert tested.json["delivery"]["status"] == "sent"
+    check(document, "post", tested)
+    check(document, "get", api.get(f"{PREFIX}/deliveries"))
+    check(document, "get", api.get(f"{PREFIX}/deliveries?item={item['id']}"))
+    check(document, "delete", api.delete(channel_path))
+    own = api.get(channels).json["channels"][0]["id"]
+    check(document, "delete", api.delete(f"{channels}/{own}"))  # 409: the account's own
+
+
+def test_real_channel_errors_fit_the_document(api: Api, document: dict[str, Any]) -> None:
+    channels = f"{PREFIX}/channels"
+    check(document, "post", api.post(channels, json={"kind": "apprise", "url": "x"}))
+    check(document, "post", api.post(channels, json={"kind": "email", "address": "x"}))
+    check(document, "post", api.post(channels, json={"kind": "email",
+                                                     "address": "user@example.com"}))
+    check(document, "patch", api.patch(f"{channels}/12345", json={}))
+    check(document, "delete", api.delete(f"{channels}/12345"))
+    check(document, "post", api.post(f"{channels}/12345/test"))
+    check(document, "get", api.get(f"{PREFIX}/deliveries?item=12345"))
+    check(document, "get", api.get(f"{PREFIX}/deliveries?item=x"))
 
 
 def test_check_refuses_an_answer_that_does_not_fit(api: Api, document: dict[str, Any]) -> None:

@@ -191,6 +191,8 @@ def openapi() -> Response:
     return jsonify(document())
 
 
-# Register the /feeds and /items/<id>/renewals routes on this blueprint.
+# Register the /feeds, /items/<id>/renewals, /channels and /deliveries routes on this
+# blueprint.
+from feedsvc.api import channels as _channels  # noqa: F401
 from feedsvc.api import feeds as _feeds  # noqa: F401
 from feedsvc.api import renewals as _renewals  # noqa: F401

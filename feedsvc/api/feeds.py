@@ -19,6 +19,7 @@ def feed_json(feed: Feed) -> dict[str, Any]:
     return FeedOut(
         id=feed.id, name=feed.name, categories=feed.categories,  # type: ignore[arg-type]
         reminder_events=feed.reminder_events, show_numbers=feed.show_numbers,
+        action_links=feed.action_links,
         url=urls.url, webcal_url=urls.webcal_url, google_url=urls.google_url,
         created_at=feed.created_at, updated_at=feed.updated_at,
     ).model_dump(mode="json")

@@ -44,4 +44,7 @@ def csrf_failed(error: CSRFError) -> Response:
 
 
 # The page modules attach their views to ``bp``, so they are imported once it exists.
+import feedsvc.web.account  # account mail's pages: confirm, reset, new address
+import feedsvc.web.act  # noqa: F401 - the action links' pages
 from feedsvc.web import auth, calendars, items, settings, tokens  # noqa: F401
+from feedsvc.web import reminders as reminder_pages  # noqa: F401 - Reminders, unsubscribe

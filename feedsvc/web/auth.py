@@ -8,7 +8,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts
+from feedsvc import accountmail, accounts
 from feedsvc.auth import SessionUser
 from feedsvc.db import get_session
 from feedsvc.errors import Conflict, ValidationFailed
@@ -16,6 +16,7 @@ from feedsvc.feeds import ensure_default_feed
 from feedsvc.models import User
 from feedsvc.schemas import LOCALES, known_timezones
 from feedsvc.web import Page, bp
+from feedsvc.web.account import flash_mail_outcome
 from feedsvc.web.forms import has_control_characters
 from feedsvc.web.i18n import LANG_COOKIE, _, page_locale
 from feedsvc.web.messages import translate_fields
@@ -58,10 +59,12 @@ def _render_signup(values: dict[str, str], errors: dict[str, str], status: int =
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Page:
-    """Create an account with its first feed, then ask to log in.
+    """Create an account with its first feed, mail the link that confirms its address, then
+    ask to log in.
 
-    A taken address gets the very same answer (after the same password hashing), so the
-    page tells nobody which addresses have accounts; its owner's account is left as it was.
+    A taken address gets the very same answer (after the same password hashing, and one
+    mail: to its owner), so the page tells nobody which addresses have accounts; its owner's
+    account is left as it was.
     """
     if current_user.is_authenticated:
         return redirect(url_for("web.index"))
@@ -97,11 +100,18 @@ def signup() -> Page:
                                     timezone=values["timezone"], locale=values["locale"])
     except Conflict:
         db.rollback()
+        # One mail on this path too, to the address's owner: the page cannot tell them apart.
+        failure = accountmail.send_to_owner(db, values["email"])
     else:
         ensure_default_feed(db, user, current_app.config["SECRET_KEY"])
         db.commit()
+        failure = accountmail.send_welcome(db, user)
     flash(_("Your account is ready: log in with your e-mail address and password."),
           "success")
+    flash_mail_outcome(
+        failure, _("We sent you a mail with a link that confirms your address."),
+        _("The mail that confirms your address could not be sent just now. Once logged in, "
+          "ask for a new one on the Reminders page."))
     return redirect(url_for("web.login"))
 
 

@@ -19,13 +19,15 @@ from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
 from feedsvc.models import Feed
-from feedsvc.schemas import CATEGORIES
+from feedsvc.schemas import CATEGORIES, FeedFields
 from feedsvc.web import Page, bp, signed_in_user
 from feedsvc.web.forms import FormErrors, category_choices, category_names, checked
 from feedsvc.web.i18n import _, page_locale
 from feedsvc.web.messages import translate
 
-FEED_CONTROLS = ("name", "categories", "reminder_events", "show_numbers")
+FEED_CONTROLS = ("name", "categories", "reminder_events", "show_numbers", "action_links")
+# The form's checkboxes, each a feed setting of that name.
+CHECKBOXES = ("reminder_events", "show_numbers", "action_links")
 
 
 def qr_svg(url: str) -> Markup:
@@ -73,6 +75,8 @@ def _filters(feed: Feed) -> list[str]:
         shown.append(_("with reminder events"))
     shown.append(_("full numbers shown") if feed.show_numbers
                  else _("numbers masked (last 4 digits)"))
+    if feed.action_links:
+        shown.append(_("with “I renewed it” links"))
     return shown
 
 
@@ -96,15 +100,14 @@ def _form_input() -> dict[str, Any]:
     return {
         "name": stored_name(request.form.get("name", "")),
         "categories": categories or None,
-        "reminder_events": checked(request.form, "reminder_events"),
-        "show_numbers": checked(request.form, "show_numbers"),
+        **{name: checked(request.form, name) for name in CHECKBOXES},
     }
 
 
 def _values(data: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {"name": shown_name(data["name"]),
                               "categories": data["categories"] or []}
-    for name in ("reminder_events", "show_numbers"):
+    for name in CHECKBOXES:
         if data[name]:
             values[name] = "on"
     return values
@@ -143,7 +146,8 @@ def _render_form(feed: Feed | None, values: dict[str, Any], errors: FormErrors |
 def new_calendar() -> Page:
     """Create a feed, optionally limited to some categories."""
     if request.method == "GET":
-        return _render_form(None, {"name": "", "categories": []})
+        # A new calendar starts with the settings' defaults ticked.
+        return _render_form(None, _values({**FeedFields().model_dump(), "name": ""}))
     data = _form_input()
     db = get_session()
     try:

@@ -64,7 +64,8 @@ def serve(token: str, reminder_events: bool | None) -> Response:
             raise LookupError("the feed appeared between two queries")
         if entry is None:
             entry = build(get_session(), cache, feedcache.memo(current_app), probe, token,
-                          reminder_events, variant, public_base_url())
+                          reminder_events, variant, public_base_url(),
+                          current_app.config["SECRET_KEY"])
     except FeedsvcError:
         raise
     except Exception:
@@ -87,7 +88,8 @@ def serve(token: str, reminder_events: bool | None) -> Response:
 
 
 def _key(probe: feedcache.Probe, variant: str) -> str:
-    return probe.key(variant, public_base_url(), today_in(probe.timezone))
+    return probe.key(variant, public_base_url(), today_in(probe.timezone),
+                     current_app.config["SECRET_KEY"])
 
 
 def _current(cache: feedcache.Store, token: str, variant: str,
@@ -120,7 +122,7 @@ def etag_of(entry: feedcache.Entry, compressed: bool) -> str:
 
 def build(session: Session, cache: feedcache.Store, memo: feedcache.BodyMemo,
           probe: feedcache.Probe, token: str, reminder_events: bool | None, variant: str,
-          base_url: str) -> feedcache.Entry:
+          base_url: str, secret_key: str) -> feedcache.Entry:
     """Build the feed, reusing the events of items unchanged since the last build, and store it.
 
     Needs no request: the route calls it, and so does ``feedsvc.fastpath`` to build a stale
@@ -129,18 +131,21 @@ def build(session: Session, cache: feedcache.Store, memo: feedcache.BodyMemo,
     Only the items whose row version (or whose context: settings, date window, code) changed
     since the last build are read in full and serialised; the others' events are copied
     from the previous entry, which this worker usually still holds in its memo.
+    ``secret_key`` seals the action links; it is part of the cache key and the context.
     """
     source = feeds.feed_source(session, token)
     feed, user, outline = source.feed, source.owner, source.outline
     today = today_in(probe.timezone)
-    key = probe.key(variant, base_url, today)
+    key = probe.key(variant, base_url, today, secret_key)
     known = _previous_events(session, cache, memo, probe, token, variant)
-    context = feeds.events_context(feed, user, base_url, today, reminder_events)
+    context = feeds.events_context(feed, user, base_url, today, reminder_events,
+                                   secret_key=secret_key)
     order = [(item_id, ics.version_digest(context, item_id, version))
              for item_id, version in outline.items]
     missing = frozenset(item_id for item_id, digest in order if digest not in known)
     view = feeds.feed_view(session, feed, user, base_url, today,
-                           reminder_events=reminder_events, outline=outline, only=missing)
+                           reminder_events=reminder_events, outline=outline, only=missing,
+                           secret_key=secret_key)
     events = ics.EventCache(known)
     body = ics.assemble_calendar(view, order, events)
     entry = feedcache.new_entry(key, body, view.last_modified, events.parts)

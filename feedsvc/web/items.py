@@ -38,6 +38,7 @@ from feedsvc.web.forms import (
     repeat_unit_choices,
 )
 from feedsvc.web.i18n import N_, _, html_lang, ngettext
+from feedsvc.web.reminders import ITEM_DELIVERIES, delivery_rows
 
 
 def status_labels() -> dict[str, str]:
@@ -195,6 +196,7 @@ def _renewal_section(item: Item, user: User) -> dict[str, Any]:
         "repeats": renewals.repeat_rule(item) is not None,
         "spend": renewals.spend(db, user, today, item.id).get(item.id, {}),
         "history": renewals.list_renewals(db, item),
+        "deliveries": delivery_rows(user, item, ITEM_DELIVERIES),
     }
 
 

@@ -24,6 +24,7 @@ from e2e.helpers import (
     ACTION_TIMEOUT_MS,
     AXE_SCRIPT,
     BROWSER_LOCALES,
+    E2E_SECRET_KEY,
     LAUNCH_TIMEOUT_MS,
     NAVIGATION_TIMEOUT_MS,
     ROOT,
@@ -41,7 +42,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     app = create_app({
         "INSTANCE_PATH": str(folder / "instance"),
         "FEEDSVC_DATABASE_URL": "sqlite:///" + str(folder / "feedsvc.sqlite3"),
-        "FEEDSVC_SECRET_KEY": "e2e-secret-key-not-for-production",
+        "FEEDSVC_SECRET_KEY": E2E_SECRET_KEY,
         # Feed links take the origin of the request, i.e. this server.
         "FEEDSVC_BASE_URL": None,
         "FEEDSVC_REDIS_URL": None,

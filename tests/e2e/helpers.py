@@ -24,6 +24,8 @@ SCREENSHOTS = ROOT / "test-output" / "screenshots"
 TRANSLATIONS = ROOT / "feedsvc" / "translations"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery"
+# The served app's key: the tests make action-link tokens with it.
+E2E_SECRET_KEY = "e2e-secret-key-not-for-production"
 
 # Every wait is bounded, so a page that never answers fails the test instead of hanging CI.
 ACTION_TIMEOUT_MS = 15_000

@@ -12,7 +12,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from e2e.helpers import BROWSER_LOCALES, LANGUAGES, PASSWORD, WIDTHS, PageAudit, Words
+from feedsvc.actions import RENEW, SNOOZE, make_token
+
+from e2e.helpers import (
+    BROWSER_LOCALES,
+    E2E_SECRET_KEY,
+    LANGUAGES,
+    PASSWORD,
+    WIDTHS,
+    PageAudit,
+    Words,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -102,6 +112,12 @@ def test_every_page_is_accessible_and_fits(new_context: Any, axe_source: str, li
 
     submit(page, "Log out", t)
     audit.check(page, "login")
+    page.goto("/password/forgot")
+    audit.check(page, "password-forgot")
+    page.get_by_label(t("E-mail address")).fill(email)
+    submit(page, "Send me a link", t)
+    audit.check(page, "password-forgot-sent")
+    page.goto("/login")
     page.get_by_label(t("E-mail address")).fill(email)
     page.get_by_label(t("Password")).fill("wrong password")
     submit(page, "Log in", t)
@@ -220,6 +236,32 @@ def test_every_page_is_accessible_and_fits(new_context: Any, axe_source: str, li
             {"name": f"{name}.csv", "mimeType": "text/csv", "buffer": data})
         submit(page, "Check the file", t)
         audit.check(page, name)
+
+    # Reminders: the account's address (not yet confirmed), a second one added, an item's
+    # deliveries; an action link's page, its result with Undo; the unsubscribe page.
+    page.goto("/reminders")
+    audit.check(page, "reminders")
+    page.get_by_label(t("E-mail address")).fill(f"second-{lang}-{width}@example.com")
+    submit(page, "Add address", t)
+    audit.check(page, "reminders-added")
+    item = context.request.get(f"/api/v1/items/{repeating}", headers=api_headers).json()
+    due = dt.date.fromisoformat(item["due_date"])
+    for action in (RENEW, SNOOZE):
+        page.goto("/act/" + make_token(E2E_SECRET_KEY, action, repeating, due))
+        audit.check(page, f"act-{action}")
+    page.goto("/act/" + make_token(E2E_SECRET_KEY, RENEW, repeating, due))
+    submit(page, "I renewed it", t)
+    audit.check(page, "act-renewed")
+    page.goto("/act/" + make_token(E2E_SECRET_KEY, RENEW, repeating, due))
+    audit.check(page, "act-already-renewed")
+    page.goto("/act/not-a-token")
+    audit.check(page, "act-bad-token")
+    page.goto(f"/items/{repeating}")
+    audit.check(page, "item-edit-with-deliveries")
+    page.goto("/unsubscribe/not-a-token")
+    audit.check(page, "unsubscribe-bad-token")
+    page.goto("/settings/email")
+    audit.check(page, "settings-email")
 
     page.goto("/items/999999")
     audit.check(page, "error-404")

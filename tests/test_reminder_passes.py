@@ -1,0 +1,313 @@
+"""Sender passes at fixed instants: what each sends, skips, retries and records."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from feedsvc import accounts, items, reminders, renewals
+from feedsvc.db import new_session
+from feedsvc.models import Channel, Delivery, Item, User
+from feedsvc.reminders import Outgoing, Permanent, Temporary
+
+from helpers import PASSWORD
+
+
+def utc(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class Courier:
+    """Takes what a pass hands it; answers as told (``None`` means it went)."""
+
+    sent: list[Outgoing] = field(default_factory=list)
+    answers: list[Exception | None] = field(default_factory=list)
+
+    def __call__(self, outgoing: Outgoing) -> None:
+        answer = self.answers.pop(0) if self.answers else None
+        if answer is not None:
+            raise answer
+        self.sent.append(outgoing)
+
+    def what(self) -> list[tuple[str, str, str]]:
+        return [(o.kind, o.item.title if o.item else "-", o.planned_at.isoformat())
+                for o in self.sent]
+
+
+@pytest.fixture
+def sessions(app: Flask) -> Callable[[], Session]:
+    return lambda: new_session(app)
+
+
+@pytest.fixture
+def account(app: Flask) -> dict[str, Any]:
+    """A confirmed account in Shanghai with the default alarms (14, 3 and 0 days, 09:00)."""
+    with app.app_context(), new_session(app) as session:
+        user = accounts.create_user(session, "someone@example.com", PASSWORD,
+                                    timezone="Asia/Shanghai", verified=True)
+        session.commit()
+        return {"id": user.id}
+
+
+def add_item(app: Flask, account: dict[str, Any], **fields: Any) -> int:
+    with app.app_context(), new_session(app) as session:
+        user = session.get_one(User, account["id"])
+        item = items.create_item(session, user, {"title": "MTS Russia",
+                                                 "due_date": "2027-03-31", **fields})
+        session.commit()
+        return item.id
+
+
+def deliveries(app: Flask) -> list[tuple[str, str, str, str | None]]:
+    with new_session(app) as session:
+        return [(d.kind, d.planned_at.isoformat(), d.status, d.error)
+                for d in session.scalars(select(Delivery).order_by(Delivery.planned_at))]
+
+
+def next_moment(app: Flask, item_id: int) -> dt.datetime | None:
+    with new_session(app) as session:
+        return session.get_one(Item, item_id).next_reminder_at
+
+
+def run(sessions: Callable[[], Session], courier: Courier, at: str) -> str:
+    return reminders.run_pass(sessions, courier, utc(at)).line()
+
+
+def test_nothing_is_due_before_the_first_moment(app: Flask, sessions: Any,
+                                                account: dict[str, Any]) -> None:
+    item_id = add_item(app, account)
+    assert next_moment(app, item_id) == reminders.REPLAN
+    courier = Courier()
+    assert run(sessions, courier, "2027-03-10 00:00") == "sent 0, retrying 0, failed 0, skipped 0"
+    assert courier.sent == []
+    # The pass planned the item: the 14-day alarm, 09:00 Shanghai time on 17 March.
+    assert next_moment(app, item_id) == utc("2027-03-17 01:00")
+
+
+def test_each_moment_is_sent_once_as_it_comes(app: Flask, sessions: Any,
+                                              account: dict[str, Any]) -> None:
+    item_id = add_item(app, account)
+    courier = Courier()
+    run(sessions, courier, "2027-03-10 00:00")
+    for at in ("2027-03-17 01:00", "2027-03-17 01:01", "2027-03-28 01:00", "2027-03-31 01:00",
+               "2027-04-01 01:00", "2027-04-01 01:05"):
+        run(sessions, courier, at)
+    assert courier.what() == [
+        ("alarm", "MTS Russia", "2027-03-17T01:00:00+00:00"),
+        ("alarm", "MTS Russia", "2027-03-28T01:00:00+00:00"),
+        ("alarm", "MTS Russia", "2027-03-31T01:00:00+00:00"),
+        ("overdue", "MTS Russia", "2027-04-01T01:00:00+00:00"),
+    ]
+    assert [status for *_, status, _ in deliveries(app)] == ["sent"] * 4
+    assert next_moment(app, item_id) is None  # nothing more in this cycle
+
+
+def test_late_reminders_send_only_the_latest(app: Flask, sessions: Any,
+                                             account: dict[str, Any]) -> None:
+    """A sender that was down from before the 14-day alarm to after the 3-day one."""
+    add_item(app, account)
+    courier = Courier()
+    assert run(sessions, courier, "2027-03-29 12:00") == "sent 1, retrying 0, failed 0, skipped 1"
+    assert courier.what() == [("alarm", "MTS Russia", "2027-03-28T01:00:00+00:00")]
+    assert deliveries(app) == [
+        ("alarm", "2027-03-17T01:00:00+00:00", "skipped", "a later reminder went instead"),
+        ("alarm", "2027-03-28T01:00:00+00:00", "sent", None),
+    ]
+
+
+def test_reminders_past_their_use_are_skipped_not_sent(app: Flask, sessions: Any,
+                                                       account: dict[str, Any]) -> None:
+    add_item(app, account)  # no grace period: all is over at the end of 1 April, Shanghai
+    courier = Courier()
+    assert run(sessions, courier, "2027-04-05 00:00") == "sent 0, retrying 0, failed 0, skipped 4"
+    assert courier.sent == []
+    assert {error for *_, error in deliveries(app)} == {"too late to be of use"}
+
+
+def test_with_a_grace_period_a_late_overdue_reminder_is_still_sent(
+        app: Flask, sessions: Any, account: dict[str, Any]) -> None:
+    add_item(app, account, grace_days=30)
+    courier = Courier()
+    run(sessions, courier, "2027-04-10 00:00")
+    assert courier.what() == [("overdue", "MTS Russia", "2027-04-01T01:00:00+00:00")]
+    run(sessions, courier, "2027-04-30 01:00")
+    assert courier.what()[-1] == ("last_day", "MTS Russia", "2027-04-30T01:00:00+00:00")
+
+
+def test_an_unconfirmed_address_gets_nothing(app: Flask, sessions: Any) -> None:
+    with app.app_context(), new_session(app) as session:
+        user = accounts.create_user(session, "new@example.com", PASSWORD)
+        session.commit()
+        add_item(app, {"id": user.id})
+    courier = Courier()
+    assert run(sessions, courier, "2027-03-31 02:00") == "sent 0, retrying 0, failed 0, skipped 0"
+    assert deliveries(app) == []
+
+
+def test_a_renewal_cancels_the_cycles_reminders_and_plans_the_next(
+        app: Flask, sessions: Any, account: dict[str, Any]) -> None:
+    item_id = add_item(app, account, repeat={"every": 1, "unit": "month"})
+    courier = Courier()
+    run(sessions, courier, "2027-03-17 02:00")
+    with app.app_context(), new_session(app) as session:
+        renewals.renew(session, session.get_one(Item, item_id), {}, dt.date(2027, 3, 20))
+        session.commit()
+    assert next_moment(app, item_id) == reminders.REPLAN
+    run(sessions, courier, "2027-03-28 02:00")  # the old cycle's 3-day alarm: gone
+    run(sessions, courier, "2027-04-17 02:00")  # the new cycle's 14-day alarm (due 30 April)
+    assert courier.what() == [("alarm", "MTS Russia", "2027-03-17T01:00:00+00:00"),
+                              ("alarm", "MTS Russia", "2027-04-16T01:00:00+00:00")]
+
+
+def test_a_renewal_between_claim_and_send_stops_the_message(
+        app: Flask, sessions: Any, account: dict[str, Any]) -> None:
+    item_id = add_item(app, account)
+
+    def renew_first(outgoing: Outgoing) -> None:
+        raise AssertionError("sent after a renewal")
+
+    now = utc("2027-03-17 02:00")
+    claim = reminders._Claim()
+    summary = reminders.Summary()
+    with sessions() as session, session.begin():
+        assert reminders._claim_due_items(session, now, claim, summary)
+    with app.app_context(), new_session(app) as session:
+        renewals.renew(session, session.get_one(Item, item_id), {"due_date": "2027-06-30"},
+                       dt.date(2027, 3, 17))
+        session.commit()
+    for delivery_id in claim.deliveries:
+        reminders.deliver(sessions, delivery_id, claim, renew_first, now, summary)
+    assert deliveries(app)[0][2:] == ("skipped", "renewed meanwhile")
+
+
+def test_temporary_failures_are_retried_with_growing_waits(app: Flask, sessions: Any,
+                                                           account: dict[str, Any]) -> None:
+    add_item(app, account)
+    courier = Courier(answers=[Temporary("451 try later"), Temporary("451 try later")])
+    assert run(sessions, courier, "2027-03-17 01:00") == "sent 0, retrying 1, failed 0, skipped 0"
+    assert run(sessions, courier, "2027-03-17 01:00:59") == \
+        "sent 0, retrying 0, failed 0, skipped 0"
+    assert run(sessions, courier, "2027-03-17 01:01") == "sent 0, retrying 1, failed 0, skipped 0"
+    # The second wait is twice the first.
+    assert run(sessions, courier, "2027-03-17 01:02:59") == \
+        "sent 0, retrying 0, failed 0, skipped 0"
+    assert run(sessions, courier, "2027-03-17 01:03") == "sent 1, retrying 0, failed 0, skipped 0"
+    with new_session(app) as session:
+        delivery = session.scalars(select(Delivery)).one()
+        assert (delivery.status, delivery.attempts, delivery.sent_at) == (
+            "sent", 3, utc("2027-03-17 01:03"))
+
+
+def test_the_waits_grow_to_an_hour() -> None:
+    assert [reminders._wait(n) for n in (1, 2, 3, 7, 8, 20)] == [
+        dt.timedelta(minutes=m) for m in (1, 2, 4, 60, 60, 60)]
+
+
+def test_a_relay_down_for_a_day_fails_the_reminder_but_never_pauses_the_channel(
+        app: Flask, sessions: Any, account: dict[str, Any]) -> None:
+    for n in range(reminders.PAUSE_AFTER + 1):
+        add_item(app, account, title=f"SIM {n}")
+    courier = Courier(answers=[Temporary("relay unreachable", counts=False)] * 1000)
+    at = utc("2027-03-17 01:00")
+    while at < utc("2027-03-18 02:00"):
+        reminders.run_pass(sessions, courier, at)
+        at += dt.timedelta(minutes=30)
+    statuses = [status for *_, status, _ in deliveries(app)]
+    assert statuses == ["failed"] * (reminders.PAUSE_AFTER + 1)
+    with new_session(app) as session:
+        channel = session.scalars(select(Channel)).one()
+        assert (channel.paused_at, channel.failures) == (None, 0)
+
+
+def test_five_permanent_failures_in_a_row_pause_the_channel(app: Flask, sessions: Any,
+                                                            account: dict[str, Any]) -> None:
+    for n in range(reminders.PAUSE_AFTER + 1):
+        add_item(app, account, title=f"SIM {n}")
+    courier = Courier(answers=[Permanent("550 no such mailbox")] * reminders.PAUSE_AFTER)
+    assert run(sessions, courier, "2027-03-17 01:00") == "sent 0, retrying 0, failed 5, skipped 1"
+    with new_session(app) as session:
+        channel = session.scalars(select(Channel)).one()
+        assert channel.paused_at == utc("2027-03-17 01:00")
+        assert channel.pause_reason == "550 no such mailbox"
+        skipped = session.scalars(select(Delivery).where(Delivery.status == "skipped")).one()
+        assert skipped.error == "the channel is off"
+
+
+def test_a_success_in_between_starts_the_count_again(app: Flask, sessions: Any,
+                                                     account: dict[str, Any]) -> None:
+    for n in range(reminders.PAUSE_AFTER + 1):
+        add_item(app, account, title=f"SIM {n}")
+    fail = Permanent("550 no")
+    courier = Courier(answers=[fail, fail, fail, fail, None, fail])
+    run(sessions, courier, "2027-03-17 01:00")
+    with new_session(app) as session:
+        channel = session.scalars(select(Channel)).one()
+        assert (channel.paused_at, channel.failures) == (None, 1)
+
+
+def test_a_claim_left_by_a_dead_sender_is_taken_over_after_its_lease(
+        app: Flask, sessions: Any, account: dict[str, Any]) -> None:
+    add_item(app, account)
+    now = utc("2027-03-17 01:00")
+    with sessions() as session, session.begin():
+        reminders._claim_due_items(session, now, reminders._Claim(), reminders.Summary())
+    # The sender died here, holding the claim.
+    courier = Courier()
+    assert reminders.run_pass(sessions, courier, now + reminders.LEASE).line() == \
+        "sent 0, retrying 0, failed 0, skipped 0"
+    later = now + reminders.LEASE + dt.timedelta(seconds=1)
+    assert reminders.run_pass(sessions, courier, later).line() == \
+        "sent 1, retrying 0, failed 0, skipped 0"
+    assert courier.what() == [("alarm", "MTS Russia", "2027-03-17T01:00:00+00:00")]
+
+
+def test_remind_me_tomorrow_sends_one_more_a_day_later(app: Flask, sessions: Any,
+                                                       account: dict[str, Any]) -> None:
+    item_id = add_item(app, account, grace_days=10)
+    courier = Courier()
+    run(sessions, courier, "2027-04-01 01:00")  # overdue
+    with new_session(app) as session:
+        reminders.snooze(session, session.get_one(Item, item_id), utc("2027-04-01 03:00"))
+        session.commit()
+    run(sessions, courier, "2027-04-02 02:59")
+    run(sessions, courier, "2027-04-02 03:00")
+    assert courier.what()[-1] == ("snoozed", "MTS Russia", "2027-04-02T03:00:00+00:00")
+    assert len(courier.sent) == 2
+
+
+def test_new_settings_plan_every_item_again(app: Flask, sessions: Any,
+                                            account: dict[str, Any]) -> None:
+    item_id = add_item(app, account)
+    run(sessions, Courier(), "2027-03-10 00:00")
+    with app.app_context(), new_session(app) as session:
+        accounts.update_settings(session, session.get_one(User, account["id"]),
+                                 timezone="Europe/London")
+        session.commit()
+    assert next_moment(app, item_id) == reminders.REPLAN
+    run(sessions, Courier(), "2027-03-10 00:00")
+    assert next_moment(app, item_id) == utc("2027-03-17 09:00")
+
+
+def test_archived_items_and_disabled_channels_get_nothing(app: Flask, sessions: Any,
+                                                          account: dict[str, Any]) -> None:
+    first = add_item(app, account)
+    with app.app_context(), new_session(app) as session:
+        items.update_item(session, session.get_one(Item, first), {"archived": True})
+        session.commit()
+    courier = Courier()
+    run(sessions, courier, "2027-03-17 02:00")
+    assert courier.sent == [] and next_moment(app, first) is None
+    add_item(app, account, title="Second")
+    with new_session(app) as session:
+        session.execute(update(Channel).values(enabled=False))
+        session.commit()
+    run(sessions, courier, "2027-03-17 02:00")
+    assert courier.sent == []
