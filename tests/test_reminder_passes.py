@@ -311,3 +311,54 @@ def test_archived_items_and_disabled_channels_get_nothing(app: Flask, sessions: 
         session.commit()
     run(sessions, courier, "2027-03-17 02:00")
     assert courier.sent == []
+
+
+# Passes at fixed instants across time zones: for each pass, the kinds it sends (with
+# their moments) and how many it records as skipped.
+ZONE_CASES = {
+    # UTC+14: the 0-day alarm at 09:00 on 10 January is 19:00 UTC on the 9th. The item
+    # came in after its 3-day alarm: that one goes on the first pass, late but of use.
+    "kiritimati": ("Pacific/Kiritimati", "2027-01-10", None, [
+        ("2027-01-09 18:59", [("alarm", "2027-01-06T19:00:00+00:00")], 0),
+        ("2027-01-09 19:00", [("alarm", "2027-01-09T19:00:00+00:00")], 0),
+        ("2027-01-10 19:00", [("overdue", "2027-01-10T19:00:00+00:00")], 0),
+    ]),
+    # UTC-11: the same local moments come 25 hours later; the 0-day alarm still goes at the
+    # last minute of its day, and the overdue one, once its day is over, is no use.
+    "pago pago": ("Pacific/Pago_Pago", "2027-01-10", None, [
+        ("2027-01-10 19:59", [("alarm", "2027-01-07T20:00:00+00:00")], 0),
+        ("2027-01-11 10:59", [("alarm", "2027-01-10T20:00:00+00:00")], 0),
+        ("2027-01-12 11:00", [], 1),
+    ]),
+    # UTC+8, a grace period: a sender down for both alarms and the overdue reminder sends
+    # the latest ten days on (the two alarms skipped), then the last day's.
+    "shanghai grace": ("Asia/Shanghai", "2027-03-31", 30, [
+        ("2027-04-10 00:00", [("overdue", "2027-04-01T01:00:00+00:00")], 2),
+        ("2027-04-30 01:00", [("last_day", "2027-04-30T01:00:00+00:00")], 0),
+    ]),
+    # London across the spring change: 09:00 is 09:00 UTC before it, 08:00 UTC after.
+    "london spring": ("Europe/London", "2027-03-28", None, [
+        ("2027-03-25 09:00", [("alarm", "2027-03-25T09:00:00+00:00")], 0),
+        ("2027-03-28 07:59", [], 0),
+        ("2027-03-28 08:00", [("alarm", "2027-03-28T08:00:00+00:00")], 0),
+        ("2027-03-29 08:00", [("overdue", "2027-03-29T08:00:00+00:00")], 0),
+    ]),
+}
+
+
+@pytest.mark.parametrize("case", ZONE_CASES.values(), ids=ZONE_CASES.keys())
+def test_passes_across_time_zones(app: Flask, sessions: Any, case: tuple[Any, ...]) -> None:
+    zone, due, grace, passes = case
+    with app.app_context(), new_session(app) as session:
+        user = accounts.create_user(session, "zone@example.com", PASSWORD, timezone=zone,
+                                    verified=True)
+        user.default_alarms = [{"days_before": 3, "at": "09:00"},
+                               {"days_before": 0, "at": "09:00"}]
+        session.commit()
+        account = {"id": user.id}
+    add_item(app, account, due_date=due, grace_days=grace)
+    for at, sent, skipped in passes:
+        courier = Courier()
+        summary = reminders.run_pass(sessions, courier, utc(at))
+        assert [(o.kind, o.planned_at.isoformat()) for o in courier.sent] == sent, at
+        assert summary.skipped == skipped, at

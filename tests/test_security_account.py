@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from feedsvc import reminders
 from feedsvc.db import new_session
-from feedsvc.models import ApiToken, Feed, Item, Renewal, User
+from feedsvc.models import ApiToken, Channel, Delivery, Feed, Item, Renewal, Snooze, User
 
 from helpers import PASSWORD, VALID_ITEM, Api, Browser, signed_in
 
@@ -29,6 +31,17 @@ def test_deleting_the_account_removes_everything_and_its_feeds_answer_410(
     other_api.post("/api/v1/items", json=VALID_ITEM)
     path = urlsplit(feed["url"]).path
     assert app.test_client().get(path).status_code == 200
+    # Reminders: both accounts' addresses confirmed, one reminder each sent, one snoozed.
+    api.post("/api/v1/items", json={**VALID_ITEM, "title": "Not renewed yet"})
+    with new_session(app) as session:
+        session.execute(update(Channel).values(verified_at=dt.datetime(2027, 1, 1,
+                                                                       tzinfo=dt.UTC)))
+        session.commit()
+        now = dt.datetime(2027, 3, 18, tzinfo=dt.UTC)
+        reminders.run_pass(lambda: new_session(app), lambda outgoing: None, now)
+        reminders.snooze(session, session.get_one(Item, item["id"]), now)
+        session.commit()
+    assert (count(app, Channel), count(app, Delivery), count(app, Snooze)) == (2, 2, 1)
     browser = signed_in(app.test_client(), user)
 
     refused = browser.submit("/settings/delete", {"password": "not my password"})
@@ -43,6 +56,8 @@ def test_deleting_the_account_removes_everything_and_its_feeds_answer_410(
     assert api.get("/api/v1/items").status_code == 401
     assert count(app, User) == 1 and count(app, Item) == 1 and count(app, Renewal) == 0
     assert count(app, Feed) == 0 and count(app, ApiToken) == 1
+    # Its channels, deliveries and snoozes went with it; the other account's stay.
+    assert (count(app, Channel), count(app, Delivery), count(app, Snooze)) == (1, 1, 0)
     assert other_api.get("/api/v1/items").json["items"], "the other account is untouched"
     assert Browser(app.test_client()).log_in(user["email"], PASSWORD).status == 422
 
