@@ -11,11 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from feedsvc import reminders
+from feedsvc import reminders, status
 from feedsvc.errors import Conflict, NotFound, ValidationFailed
-from feedsvc.models import ApiToken, Channel, Feed, RetiredFeedToken, User, utcnow
+from feedsvc.models import ApiToken, Channel, Feed, RetiredFeedToken, User
 from feedsvc.schemas import DEFAULT_ALARMS, LOCALES, known_timezones
-from feedsvc.texts import N_
+from feedsvc.texts import N_, Message
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -62,11 +62,11 @@ def check_password(password: str) -> None:
         raise ValidationFailed(N_("The password has characters that cannot be used."),
                                {"password": N_("must not contain NUL or invalid characters")})
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(N_("The password is too short."), {"password": N_(
-            "must have at least %(count)s characters") % {"count": MIN_PASSWORD_LENGTH}})
+        raise ValidationFailed(N_("The password is too short."), {"password": Message(N_(
+            "must have at least %(count)s characters"), {"count": MIN_PASSWORD_LENGTH})})
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValidationFailed(N_("The password is too long."), {"password": N_(
-            "must have at most %(count)s characters") % {"count": MAX_PASSWORD_LENGTH}})
+        raise ValidationFailed(N_("The password is too long."), {"password": Message(N_(
+            "must have at most %(count)s characters"), {"count": MAX_PASSWORD_LENGTH})})
 
 
 def create_user(
@@ -99,7 +99,7 @@ def create_user(
         default_alarms=[dict(alarm) for alarm in DEFAULT_ALARMS],
         session_nonce=secrets.token_hex(16),
     )
-    now = utcnow()
+    now = status.utc_now()
     user.channels.append(Channel(kind="email", name=email[:100], target=email, account=True,
                                  enabled=True, failures=0, created_at=now,
                                  verified_at=now if verified else None))
@@ -189,7 +189,7 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> None:
     )
     if record is None:
         raise NotFound(N_("No such token."))
-    record.revoked_at = utcnow()
+    record.revoked_at = status.utc_now()
 
 
 def update_settings(
@@ -210,7 +210,7 @@ def update_settings(
         user.default_alarms = default_alarms
     if (user.timezone, user.locale, user.default_alarms) != before:
         user.version += 1
-        user.updated_at = utcnow()
+        user.updated_at = status.utc_now()
         if (user.timezone, user.default_alarms) != (before[0], before[2]):
             reminders.replan_user(session, user)
     session.flush()

@@ -19,6 +19,7 @@ from feedsvc import accountmail, accounts, backup, feeds, mail
 from feedsvc.db import get_engine, new_session
 from feedsvc.errors import FeedsvcError
 from feedsvc.models import User
+from feedsvc.schemas import LOCALES
 
 # Inside the package, so an installed wheel migrates from any directory; in a checkout
 # (editable install) `feedsvc db revision` writes its new file here too.
@@ -92,7 +93,7 @@ def user_group() -> None:
 @click.option("--password-stdin", is_flag=True, required=True,
               help="Read the password from standard input (first line).")
 @click.option("--timezone", default="UTC", show_default=True, help="IANA time zone.")
-@click.option("--locale", type=click.Choice(["en", "zh-Hans"]), default="en", show_default=True,
+@click.option("--locale", type=click.Choice(LOCALES), default="en", show_default=True,
               help="Language of pages and feeds.")
 @click.option("--verified", is_flag=True,
               help="Mark the address confirmed (you vouch for it): reminders go there at once.")

@@ -56,10 +56,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from feedsvc import actions, ics
+from feedsvc import actions, ics, status
 from feedsvc.accounts import hash_token
 from feedsvc.driver import Prepared, notify
-from feedsvc.models import Feed, FeedCacheEntry, Item, User, utcnow
+from feedsvc.models import Feed, FeedCacheEntry, Item, User
 from feedsvc.renewals import recent_since
 
 log = logging.getLogger(__name__)
@@ -348,7 +348,7 @@ class DatabaseStore:
         values = {"feed_id": feed_id, "variant": variant, "key": entry.key, "etag": entry.etag,
                   "last_modified": entry.last_modified,
                   "body_gzip": entry.body_gzip, "parts": [list(p) for p in entry.parts],
-                  "built_at": utcnow()}
+                  "built_at": status.utc_now()}
         if connection.dialect.name == "postgresql" and \
                 not connection.connection.driver_connection.autocommit:  # type: ignore[union-attr]
             # As on the warm path's connections (``db.make_probe_engine``): an entry lost in

@@ -32,18 +32,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from feedsvc import actions, ics
+from feedsvc import actions, ics, status
 from feedsvc.accounts import hash_token
 from feedsvc.driver import Prepared
 from feedsvc.errors import FeedsvcError, Gone, NotFound
 from feedsvc.feedcache import PACKAGE_VERSION
 from feedsvc.items import MAX_ID, effective_alarms
-from feedsvc.models import Feed, Item, Renewal, RetiredFeedToken, User, utcnow
+from feedsvc.models import Feed, Item, Renewal, RetiredFeedToken, User
 from feedsvc.renewals import recent_since
 from feedsvc.schemas import FeedFields, validate
-from feedsvc.texts import N_
+from feedsvc.texts import DEFAULT_FEED_NAME, N_
 
-DEFAULT_FEED_NAME = "All renewals"
 # Token alphabet and length of feed_token(): 43 URL-safe base64 characters.
 TOKEN_LENGTH = 43
 
@@ -93,7 +92,7 @@ def create_feed(session: Session, user: User, secret_key: str, data: Any) -> Fee
     # No None-means-defaults here: a JSON body of ``null`` must be refused, not obeyed.
     fields = validate(FeedFields, data)
     feed_secret, token_hash = _new_secret(secret_key)
-    now = utcnow()
+    now = status.utc_now()
     feed = Feed(user_id=user.id, secret=feed_secret, token_hash=token_hash,
                 created_at=now, updated_at=now)
     _apply(feed, fields)
@@ -145,7 +144,7 @@ def update_feed(session: Session, feed: Feed, changes: Any) -> Feed:
     _apply(feed, fields)
     if feed_fields(feed) != before:
         feed.version += 1
-        feed.updated_at = utcnow()
+        feed.updated_at = status.utc_now()
     session.flush()
     return feed
 

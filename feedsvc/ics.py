@@ -14,8 +14,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from babel.support import NullTranslations
 from icalendar import Alarm, Calendar, Component, Event, vDatetime, vDuration, vText
 from icalendar.enums import TRANSP
+
+from feedsvc.texts import DEFAULT_FEED_NAME, N_, catalog_digest, translations
 
 PRODID = "-//feedsvc//Renewal deadlines//EN"
 UID_DOMAIN = "feedsvc"
@@ -23,7 +26,8 @@ REFRESH = dt.timedelta(hours=3)
 GRACE_ALARM_AT = "09:00"
 # Bump whenever this module would write different bytes for the same FeedView: cached
 # calendars and cached events carry it in their keys, so old bytes are never served again.
-FORMAT_VERSION = 1
+# The calendar's words come from the compiled catalogs, so their digest is part of it.
+FORMAT_VERSION = (1, catalog_digest())
 _END = b"END:VCALENDAR\r\n"
 # RFC 5545: content lines are folded before they reach 75 octets.
 FOLD_LIMIT = 75
@@ -89,68 +93,6 @@ class FeedView:
     reminder_events: bool = False
     show_numbers: bool = False
     items: tuple[ItemView, ...] = field(default_factory=tuple)
-
-
-TEXTS: dict[str, dict[str, str]] = {
-    "en": {
-        "calendar_description": "Renewal deadlines with reminders ahead of each due date",
-        "default_calendar_name": "All renewals",
-        "due": "Renew {title}",
-        "due_auto": "Check that {title} renewed",
-        "grace": "Last day before {title} is recycled",
-        "lead": "Renew {title} — due in {days} days",
-        "lead_one": "Renew {title} — due tomorrow",
-        "renewed": "Renewed {title}",
-        "alarm_due_today": "{title} is due today",
-        "alarm_due_in": "{title} is due in {days} days ({date})",
-        "alarm_due_tomorrow": "{title} is due tomorrow ({date})",
-        "alarm_grace": "{title} will be recycled after today",
-        "provider": "Provider: {value}",
-        "number": "Number: {value}",
-        "country": "Country: {value}",
-        "price": "Price: {value}",
-        "bound": "Bound accounts: {value}",
-        "auto": "Renews automatically: check that the charge went through.",
-        "grace_info": "Grace period: {days} days (last day {date})",
-        "renew_at": "Renew at: {value}",
-        "last_renewal": "Last renewal: {value}",
-        "due_info": "Due: {date}",
-        "open": "Open in feedsvc: {value}",
-        "renew_link": "I renewed it: {value}",
-        "paid": "Paid: {value}",
-        "method": "Method: {value}",
-        "reference": "Reference: {value}",
-    },
-    "zh-Hans": {
-        "calendar_description": "续费截止日期，并在到期前提醒",
-        "default_calendar_name": "全部续费",
-        "due": "续费：{title}",
-        "due_auto": "确认已自动续费：{title}",
-        "grace": "{title} 被回收前的最后一天",
-        "lead": "续费：{title}（{days} 天后到期）",
-        "lead_one": "续费：{title}（明天到期）",
-        "renewed": "已续费：{title}",
-        "alarm_due_today": "{title} 今天到期",
-        "alarm_due_in": "{title} 将在 {days} 天后到期（{date}）",
-        "alarm_due_tomorrow": "{title} 明天到期（{date}）",
-        "alarm_grace": "{title} 今天之后将被回收",
-        "provider": "运营商：{value}",
-        "number": "号码：{value}",
-        "country": "国家/地区：{value}",
-        "price": "价格：{value}",
-        "bound": "绑定的账户：{value}",
-        "auto": "已开启自动续费：请确认扣款成功。",
-        "grace_info": "宽限期：{days} 天（最后一天 {date}）",
-        "renew_at": "续费网址：{value}",
-        "last_renewal": "上次续费：{value}",
-        "due_info": "到期日：{date}",
-        "open": "在 feedsvc 中打开：{value}",
-        "renew_link": "我已续费：{value}",
-        "paid": "金额：{value}",
-        "method": "方式：{value}",
-        "reference": "凭证：{value}",
-    },
-}
 
 
 # What RFC 5545 TEXT cannot carry: control characters other than TAB and the line feed
@@ -219,9 +161,16 @@ def _clean_item(item: ItemView) -> ItemView:
         recent_renewals=tuple(renewal(r) for r in item.recent_renewals))
 
 
-def text(locale: str, key: str, **values: object) -> str:
-    """A feed text in the account's language (English when the language is unknown)."""
-    return TEXTS.get(locale, TEXTS["en"])[key].format(**values)
+def text(locale: str, msgid: str, **values: object) -> str:
+    """A calendar text in a feed's language ("en", "zh-Hans"; English when unknown), from the
+    Babel catalog like the pages' texts: ``msgid`` is marked with ``N_`` where it is worded."""
+    return _say(translations(locale), msgid, **values)
+
+
+def _say(words: NullTranslations, msgid: str, **values: object) -> str:
+    """``msgid`` in the language of ``words``, its placeholders filled with ``values``."""
+    said = words.gettext(msgid)
+    return said % values if values else said
 
 
 def mask_number(number: str) -> str:
@@ -257,34 +206,38 @@ def _renewal_summary(renewal: RenewalView) -> str:
 def item_description(item: ItemView, feed: FeedView) -> str:
     """The due event's DESCRIPTION: what a user needs to renew, one fact a line, and last
     the cycle's "I renewed it" link when the feed carries action links."""
-    loc = feed.locale
-    lines = [text(loc, "due_info", date=item.due_date.isoformat())]
+    words = translations(feed.locale)
+    lines = [_say(words, N_("Due: %(date)s"), date=item.due_date.isoformat())]
     if item.provider:
-        lines.append(text(loc, "provider", value=item.provider))
+        lines.append(_say(words, N_("Provider: %(value)s"), value=item.provider))
     if item.phone_number:
         number = item.phone_number if feed.show_numbers else mask_number(item.phone_number)
-        lines.append(text(loc, "number", value=number))
+        lines.append(_say(words, N_("Number: %(value)s"), value=number))
     if item.country:
-        lines.append(text(loc, "country", value=item.country))
+        lines.append(_say(words, N_("Country: %(value)s"), value=item.country))
     money = _money(item.price_amount, item.price_currency)
     if money:
-        lines.append(text(loc, "price", value=money))
+        lines.append(_say(words, N_("Price: %(value)s"), value=money))
     if item.bound_services:
-        lines.append(text(loc, "bound", value=", ".join(item.bound_services)))
+        lines.append(_say(words, N_("Bound accounts: %(value)s"),
+                          value=", ".join(item.bound_services)))
     if item.grace_days:
         last_day = item.due_date + dt.timedelta(days=item.grace_days)
-        lines.append(text(loc, "grace_info", days=item.grace_days, date=last_day.isoformat()))
+        lines.append(_say(words, N_("Grace period: %(days)s days (last day %(date)s)"),
+                          days=item.grace_days, date=last_day.isoformat()))
     if item.auto_renew:
-        lines.append(text(loc, "auto"))
+        lines.append(_say(words, N_("Renews automatically: check that the charge went "
+                                    "through.")))
     if item.url:
-        lines.append(text(loc, "renew_at", value=item.url))
+        lines.append(_say(words, N_("Renew at: %(value)s"), value=item.url))
     if item.last_renewal is not None:
-        lines.append(text(loc, "last_renewal", value=_renewal_summary(item.last_renewal)))
+        lines.append(_say(words, N_("Last renewal: %(value)s"),
+                          value=_renewal_summary(item.last_renewal)))
     if item.notes:
         lines.extend(["", item.notes, ""])
-    lines.append(text(loc, "open", value=item.page_url))
+    lines.append(_say(words, N_("Open in feedsvc: %(value)s"), value=item.page_url))
     if item.renew_link:
-        lines.append(text(loc, "renew_link", value=item.renew_link))
+        lines.append(_say(words, N_("I renewed it: %(value)s"), value=item.renew_link))
     return "\n".join(lines)
 
 
@@ -310,52 +263,68 @@ def _alarm(description: str, trigger: dt.timedelta) -> Alarm:
     return alarm
 
 
-def _alarm_text(item: ItemView, days_before: int, locale: str) -> str:
+def _alarm_text(item: ItemView, days_before: int, words: NullTranslations) -> str:
     date = item.due_date.isoformat()
     if days_before == 0:
-        return text(locale, "alarm_due_today", title=item.title)
+        return _say(words, N_("%(title)s is due today"), title=item.title)
     if days_before == 1:
-        return text(locale, "alarm_due_tomorrow", title=item.title, date=date)
-    return text(locale, "alarm_due_in", title=item.title, days=days_before, date=date)
+        return _say(words, N_("%(title)s is due tomorrow (%(date)s)"), title=item.title,
+                    date=date)
+    return _say(words, N_("%(title)s is due in %(days)s days (%(date)s)"), title=item.title,
+                days=days_before, date=date)
+
+
+def _due_summary(item: ItemView, words: NullTranslations) -> str:
+    if item.auto_renew:
+        return _say(words, N_("Check that %(title)s renewed"), title=item.title)
+    # The renewal page's title has the same English and other Chinese: a context of its own.
+    return str(words.pgettext("calendar", "Renew %(title)s")) % {"title": item.title}
 
 
 def item_events(item: ItemView, feed: FeedView) -> list[Event]:
     """The due event with its alarms, the grace event, lead events and past renewals."""
-    loc = feed.locale
+    words = translations(feed.locale)
     item = _clean_item(item)
     description = item_description(item, feed)
-    summary_key = "due_auto" if item.auto_renew else "due"
-    due = _all_day(_uid("due", item.id, item.cycle), item.due_date,
-                   text(loc, summary_key, title=item.title), description, item)
+    due = _all_day(_uid("due", item.id, item.cycle), item.due_date, _due_summary(item, words),
+                   description, item)
     for alarm in item.alarms:
-        due.add_component(_alarm(_alarm_text(item, alarm.days_before, loc), alarm_trigger(alarm)))
+        due.add_component(_alarm(_alarm_text(item, alarm.days_before, words),
+                                 alarm_trigger(alarm)))
     events = [due]
 
     if item.grace_days:
         last_day = item.due_date + dt.timedelta(days=item.grace_days)
         grace = _all_day(_uid("grace", item.id, item.cycle), last_day,
-                         text(loc, "grace", title=item.title), description, item)
-        grace.add_component(_alarm(text(loc, "alarm_grace", title=item.title),
+                         _say(words, N_("Last day before %(title)s is recycled"),
+                              title=item.title), description, item)
+        grace.add_component(_alarm(_say(words, N_("%(title)s will be recycled after today"),
+                                        title=item.title),
                                    alarm_trigger(AlarmSpec(0, GRACE_ALARM_AT))))
         events.append(grace)
 
     if feed.reminder_events:
         for days in sorted({a.days_before for a in item.alarms if a.days_before > 0},
                            reverse=True):
-            key = "lead_one" if days == 1 else "lead"
+            lead = (_say(words, N_("Renew %(title)s — due tomorrow"), title=item.title)
+                    if days == 1 else
+                    _say(words, N_("Renew %(title)s — due in %(days)s days"), title=item.title,
+                         days=days))
             events.append(_all_day(
                 _uid("lead", item.id, item.cycle, days), item.due_date - dt.timedelta(days=days),
-                text(loc, key, title=item.title, days=days), description, item))
+                lead, description, item))
 
     for renewal in item.recent_renewals:
-        lines = [text(loc, "paid", value=_money(renewal.amount, renewal.currency))
-                 if renewal.amount else "",
-                 text(loc, "method", value=renewal.method) if renewal.method else "",
-                 text(loc, "reference", value=renewal.reference) if renewal.reference else "",
+        lines = [_say(words, N_("Paid: %(value)s"),
+                      value=_money(renewal.amount, renewal.currency)) if renewal.amount else "",
+                 _say(words, N_("Method: %(value)s"), value=renewal.method)
+                 if renewal.method else "",
+                 _say(words, N_("Reference: %(value)s"), value=renewal.reference)
+                 if renewal.reference else "",
                  renewal.note,
-                 text(loc, "open", value=item.page_url)]
+                 _say(words, N_("Open in feedsvc: %(value)s"), value=item.page_url)]
         events.append(_all_day(_uid("renewal", renewal.id), renewal.renewed_on,
-                               text(loc, "renewed", title=item.title),
+                               _say(words, N_("Renewed %(title)s"), title=item.title),
                                "\n".join(line for line in lines if line), item))
     return events
 
@@ -389,8 +358,8 @@ def item_digest(item: ItemView, feed: FeedView) -> str:
 
 def calendar_name(feed: FeedView) -> str:
     """The feed's name; the name every account starts with is shown in the account's language."""
-    if feed.name == TEXTS["en"]["default_calendar_name"]:
-        return text(feed.locale, "default_calendar_name")
+    if feed.name == DEFAULT_FEED_NAME:
+        return text(feed.locale, DEFAULT_FEED_NAME)
     return clean_line(feed.name)
 
 
@@ -401,7 +370,8 @@ def _serialise_head(name: str, locale: str, timezone: str, last_modified: dt.dat
         calscale="GREGORIAN",
         method="PUBLISH",
         name=_Text(name),
-        description=_Text(text(locale, "calendar_description")),
+        description=_Text(text(locale, N_("Renewal deadlines with reminders ahead of each "
+                                           "due date"))),
         last_modified=last_modified,
     )
     # Calendar.new() adds a random UID, which would change every build and, worse, make

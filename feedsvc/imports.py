@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feedsvc.errors import ValidationFailed
-from feedsvc.schemas import ItemFields, validate
+from feedsvc.schemas import ItemFields, error_place, integer_or_text, validate
 from feedsvc.texts import N_
 
 # The documented header row, in the order the template uses.
@@ -42,7 +42,8 @@ EXAMPLE_ROW = {
 
 _TRUE = {"1", "true", "yes", "y", "是"}
 _FALSE = {"", "0", "false", "no", "n", "否"}
-_INTEGER = re.compile(r"[+-]?\d{1,9}")
+# The API's objects that a row spreads over columns, and the column for the object itself.
+_SPREAD = {"repeat": "repeat_unit", "price": "price_amount"}
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,6 @@ def _split_services(value: str) -> list[str]:
     return [part.strip() for part in re.split(r"[;|]", value) if part.strip()]
 
 
-def _number(value: str) -> Any:
-    # The API takes exact JSON types; a cell that is not a whole number stays text, so the
-    # API's own "valid integer" message reports it.
-    return int(value) if _INTEGER.fullmatch(value) else value
-
-
 def row_input(cells: dict[str, str]) -> tuple[dict[str, Any], list[ImportProblem]]:
     """One CSV row (column → stripped text) as API item input, and the cells it cannot read."""
     problems: list[ImportProblem] = []
@@ -114,9 +109,9 @@ def row_input(cells: dict[str, str]) -> tuple[dict[str, Any], list[ImportProblem
     if cells.get("notes"):
         data["notes"] = cells["notes"]
     if cells.get("grace_days"):
-        data["grace_days"] = _number(cells["grace_days"])
+        data["grace_days"] = integer_or_text(cells["grace_days"])
     if cells.get("repeat_unit") or cells.get("repeat_every"):
-        data["repeat"] = {"every": _number(cells.get("repeat_every") or "1"),
+        data["repeat"] = {"every": integer_or_text(cells.get("repeat_every") or "1"),
                           "unit": cells.get("repeat_unit", "").lower(),
                           "from": (cells.get("repeat_from") or "schedule").lower()}
     if cells.get("price_amount") or cells.get("price_currency"):
@@ -133,21 +128,13 @@ def row_input(cells: dict[str, str]) -> tuple[dict[str, Any], list[ImportProblem
 
 
 def _column(path: str, message: str) -> tuple[str, str]:
-    """The CSV column behind an API error path ("repeat.every" → "repeat_every"), and the
-    message; checks across fields name their field first ("due_date must be …")."""
-    if path == "body":
-        first, _space, rest = message.partition(" ")
-        return (first, rest) if first in COLUMNS and rest else ("", message)
-    return _path_column(path), message
-
-
-def _path_column(path: str) -> str:
-    head, _dot, rest = path.partition(".")
-    if head == "repeat":
-        return "repeat_" + (rest.split(".")[0] or "unit") if rest else "repeat_unit"
-    if head == "price":
-        return "price_" + (rest.split(".")[0] or "amount") if rest else "price_amount"
-    return head if head in COLUMNS else ""
+    """The CSV column behind an API error path ("repeat.every" → "repeat_every"; "" for none),
+    and the message."""
+    place = error_place(path, message, COLUMNS)
+    if place.field in _SPREAD:
+        part = place.part.split(".")[0]
+        return (f"{place.field}_{part}" if part else _SPREAD[place.field]), place.message
+    return (place.field if place.field in COLUMNS else ""), place.message
 
 
 def parse(data: bytes) -> ImportResult:

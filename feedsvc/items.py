@@ -8,9 +8,9 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedsvc import reminders
+from feedsvc import reminders, status
 from feedsvc.errors import NotFound
-from feedsvc.models import Item, User, utcnow
+from feedsvc.models import Item, User
 from feedsvc.schemas import ItemFields, ItemOut, validate
 from feedsvc.status import item_status
 from feedsvc.texts import N_
@@ -99,7 +99,7 @@ def _apply(item: Item, fields: ItemFields) -> None:
 def create_item(session: Session, user: User, data: Any) -> Item:
     """Validate input and store a new item."""
     fields = validate(ItemFields, data)
-    now = utcnow()
+    now = status.utc_now()
     item = Item(user_id=user.id, created_at=now, updated_at=now)
     _apply(item, fields)
     reminders.replan(item)
@@ -116,7 +116,7 @@ def update_item(session: Session, item: Item, changes: Any) -> Item:
     fields = validate(ItemFields, changes)
     _apply(item, fields)
     if writable_fields(item) != before:
-        item.updated_at = utcnow()
+        item.updated_at = status.utc_now()
         reminders.replan(item)
     session.flush()
     return item

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from feedsvc import status
 from feedsvc.config import make_private_folder
 from feedsvc.texts import N_
 
@@ -373,14 +374,10 @@ def outbox_path(instance_path: str | Path) -> Path:
     return Path(instance_path) / OUTBOX_FOLDER
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @contextmanager
 def postman(settings: MailSettings, outbox: str | Path, *, timeout: float = TIMEOUT,
             ssl_context: ssl.SSLContext | None = None,
-            clock: Callable[[], datetime] = _utc_now) -> Iterator[Post]:
+            clock: Callable[[], datetime] = status.utc_now) -> Iterator[Post]:
     """Open once per pass: ``with postman(settings, outbox) as post: post.send(message)``.
 
     With a relay, every ``send`` reuses one SMTP connection (reconnecting once when the relay

@@ -28,6 +28,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, rela
 # pydantic reads only this TypedDict on Python 3.11.
 from typing_extensions import TypedDict
 
+from feedsvc import status
+
 # Stable constraint names, so Alembic's batch mode can find and alter them on SQLite.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -38,9 +40,9 @@ NAMING_CONVENTION = {
 }
 
 
-def utcnow() -> dt.datetime:
-    """The current instant, timezone-aware, in UTC."""
-    return dt.datetime.now(dt.UTC)
+def _now() -> dt.datetime:
+    """A column's default stamp: the one clock, ``status.utc_now``, read when it is used."""
+    return status.utc_now()
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -121,9 +123,9 @@ class User(Base):
     session_nonce: Mapped[str] = mapped_column(String(64))
     # Bumped when a setting that shapes the feeds changes (language, time zone, alarms).
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     # When a setting that shapes the feeds last changed (not the password or the session).
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
     items: Mapped[list[Item]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
@@ -151,7 +153,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters of the token, so the owner can tell tokens apart.
     prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -201,8 +203,8 @@ class Item(Base):
     # write based on a stale read fails instead of silently undoing another one. The
     # feed's SEQUENCE and the API's ETag come from it.
     version: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once, by the mapper
 
@@ -233,7 +235,7 @@ class Renewal(Base):
     periods: Mapped[int] = mapped_column(Integer, default=1)
     due_before: Mapped[dt.date] = mapped_column(Date)
     due_after: Mapped[dt.date] = mapped_column(Date)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
     item: Mapped[Item] = relationship(back_populates="renewals")
 
@@ -259,8 +261,8 @@ class Feed(Base):
     action_links: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     # Bumped when the feed's settings change; part of every event's SEQUENCE.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
     user: Mapped[User] = relationship(back_populates="feeds")
 
@@ -271,7 +273,7 @@ class RetiredFeedToken(Base):
     __tablename__ = "retired_feed_tokens"
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class FeedCacheEntry(Base):
@@ -295,7 +297,7 @@ class FeedCacheEntry(Base):
     body_gzip: Mapped[bytes] = mapped_column(LargeBinary)
     # Where each item's events sit in the decompressed body: [[digest, offset, length], ...].
     parts: Mapped[list[list[Any]]] = mapped_column(JSON)
-    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class Channel(Base):
@@ -323,7 +325,7 @@ class Channel(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     pause_reason: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
     user: Mapped[User] = relationship(back_populates="channels")
 
@@ -360,7 +362,7 @@ class Delivery(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
     channel: Mapped[Channel] = relationship()
 
@@ -375,7 +377,7 @@ class Snooze(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
     due_date: Mapped[dt.date] = mapped_column(Date)
     remind_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_now)
 
 
 class SenderPass(Base):

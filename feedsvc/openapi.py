@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from feedsvc.schemas import (
+    CATEGORIES,
     ChannelCreated,
     ChannelFields,
     ChannelList,
@@ -135,9 +136,8 @@ def document() -> dict[str, Any]:
                     "operationId": "listItems",
                     "parameters": [
                         {"name": "category", "in": "query",
-                         "description": "Only items of this category", "schema": {
-                            "type": "string",
-                            "enum": ["sim", "subscription", "domain", "document", "other"]}},
+                         "description": "Only items of this category",
+                         "schema": {"type": "string", "enum": list(CATEGORIES)}},
                         {"name": "archived", "in": "query",
                          "description": "true: only archived items; false (default): only "
                                         "the others",

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedsvc import reminders
+from feedsvc import reminders, status
 from feedsvc.errors import Conflict, ValidationFailed
-from feedsvc.models import Item, Renewal, User, utcnow
+from feedsvc.models import Item, Renewal, User
 from feedsvc.repeat import RepeatRule, add_months, next_due
 from feedsvc.schemas import RenewalFields, RenewalOut, validate
-from feedsvc.texts import N_
+from feedsvc.texts import N_, Message
 
 LATEST_DUE = dt.date(2999, 12, 31)
 SPEND_MONTHS = 12
@@ -36,8 +36,8 @@ def _invalid(field: str, problem: str) -> ValidationFailed:
 def _due_after(item: Item, fields: RenewalFields, renewed_on: dt.date) -> dt.date:
     if fields.due_date is not None:
         if fields.due_date <= item.due_date:
-            raise _invalid("due_date", N_("must be after the current due date %(date)s")
-                           % {"date": item.due_date})
+            raise _invalid("due_date", Message(N_("must be after the current due date %(date)s"),
+                                               {"date": item.due_date}))
         due_after = fields.due_date
     else:
         rule = repeat_rule(item)
@@ -49,8 +49,8 @@ def _due_after(item: Item, fields: RenewalFields, renewed_on: dt.date) -> dt.dat
         except OverflowError:
             due_after = dt.date.max
     if due_after > LATEST_DUE:
-        raise _invalid("periods", N_("would move the due date past %(date)s")
-                       % {"date": LATEST_DUE})
+        raise _invalid("periods", Message(N_("would move the due date past %(date)s"),
+                                          {"date": LATEST_DUE}))
     return due_after
 
 
@@ -89,11 +89,11 @@ def renew(session: Session, item: Item, data: Any, today: dt.date) -> Renewal:
         note=fields.note,
         due_before=item.due_date,
         due_after=due_after,
-        created_at=utcnow(),
+        created_at=status.utc_now(),
     )
     session.add(renewal)
     item.due_date = due_after
-    item.updated_at = utcnow()
+    item.updated_at = status.utc_now()
     reminders.replan(item)
     session.flush()
     return renewal
@@ -120,7 +120,7 @@ def undo_latest(session: Session, item: Item) -> Item:
     if latest is None:
         raise Conflict(N_("There is no renewal to undo."))
     item.due_date = latest.due_before
-    item.updated_at = utcnow()
+    item.updated_at = status.utc_now()
     reminders.replan(item)
     session.delete(latest)
     session.flush()

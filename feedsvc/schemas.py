@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
@@ -25,14 +27,15 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
 )
+from pydantic_core import ErrorDetails
 
 from feedsvc.errors import ValidationFailed
-from feedsvc.texts import N_
+from feedsvc.texts import DEFAULT_FEED_NAME, N_, Choices, Message
 
-CATEGORIES = ("sim", "subscription", "domain", "document", "other")
-LOCALES = ("en", "zh-Hans")
-REPEAT_UNITS = ("day", "week", "month", "year")
-STATUSES = ("ok", "due_soon", "overdue", "in_grace", "lapsed")
+Category = Literal["sim", "subscription", "domain", "document", "other"]
+Locale = Literal["en", "zh-Hans"]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+LOCALES: tuple[Locale, ...] = get_args(Locale)
 DEFAULT_ALARMS: list[dict[str, Any]] = [
     {"days_before": 14, "at": "09:00"},
     {"days_before": 3, "at": "09:00"},
@@ -51,6 +54,8 @@ _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]*$")
 _AMOUNT = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,4})?$")
+# Short enough that int() never meets Python's limit on digits; longer text stays text.
+_INTEGER = re.compile(r"[+-]?[0-9]{1,12}")
 
 
 class Strict(BaseModel):
@@ -101,7 +106,8 @@ def _parse_date(value: Any) -> Any:
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"{value} is not a real calendar date") from None
+            raise ValueError(Message(N_("%(value)s is not a real calendar date"),
+                                     {"value": value})) from None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     raise ValueError("must be a date written YYYY-MM-DD")
@@ -109,7 +115,8 @@ def _parse_date(value: Any) -> Any:
 
 def _date_in_range(value: dt.date) -> dt.date:
     if not FIRST_DATE <= value <= LAST_DATE:
-        raise ValueError(f"must be between {FIRST_DATE} and {LAST_DATE}")
+        raise ValueError(Message(N_("must be between %(first)s and %(last)s"),
+                                 {"first": FIRST_DATE, "last": LAST_DATE}))
     return value
 
 
@@ -232,7 +239,8 @@ def _distinct_alarms(alarms: list[Alarm] | None) -> list[Alarm] | None:
     for alarm in alarms:
         key = (alarm.days_before, alarm.at)
         if key in seen:
-            raise ValueError(f"has the same alarm twice ({alarm.days_before} days, {alarm.at})")
+            raise ValueError(Message(N_("has the same alarm twice (%(days)s days, %(at)s)"),
+                                     {"days": alarm.days_before, "at": alarm.at}))
         seen.add(key)
     return sorted(alarms, key=lambda a: (-a.days_before, a.at))
 
@@ -257,7 +265,7 @@ class ItemFields(Strict):
     """Every writable field of an item."""
 
     title: Title
-    category: Literal["sim", "subscription", "domain", "document", "other"] = "sim"
+    category: Category = "sim"
     provider: OptionalOneLine100 = None
     phone_number: Annotated[
         Annotated[str, Field(max_length=40), AfterValidator(_phone)] | None,
@@ -315,7 +323,7 @@ class ItemList(BaseModel):
 class Me(BaseModel):
     email: str
     timezone: str
-    locale: Literal["en", "zh-Hans"]
+    locale: Locale
     default_alarms: list[Alarm]
 
 
@@ -335,7 +343,7 @@ class MePatch(Strict):
     model_config = ConfigDict(json_schema_extra=_without_defaults)
 
     timezone: Timezone = _NOT_SENT
-    locale: Literal["en", "zh-Hans"] = _NOT_SENT
+    locale: Locale = _NOT_SENT
     default_alarms: AlarmList = _NOT_SENT
 
 
@@ -349,20 +357,81 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+# pydantic's errors in words, by their type: msgids with the names of the error's ``ctx``
+# values, worded as pydantic words them (the API has always answered with that English), but
+# for the three that read better in our words.
+PYDANTIC_MESSAGES = {
+    "missing": N_("is required"),
+    "extra_forbidden": N_("is not a known field"),
+    "string_unicode": N_("contains characters that are not valid Unicode text"),
+    "string_type": N_("Input should be a valid string"),
+    "int_type": N_("Input should be a valid integer"),
+    "int_parsing": N_("Input should be a valid integer, unable to parse string as an integer"),
+    "float_type": N_("Input should be a valid number"),
+    "bool_type": N_("Input should be a valid boolean"),
+    "list_type": N_("Input should be a valid list"),
+    "literal_error": N_("Input should be %(expected)s"),
+    "greater_than": N_("Input should be greater than %(gt)s"),
+    "greater_than_equal": N_("Input should be greater than or equal to %(ge)s"),
+    "less_than": N_("Input should be less than %(lt)s"),
+    "less_than_equal": N_("Input should be less than or equal to %(le)s"),
+}
+# Those whose English counts: (the count's name in ``ctx``, msgid for 1, msgid for more).
+PYDANTIC_COUNTS = {
+    "string_too_short": ("min_length", N_("String should have at least %(min_length)s character"),
+                         N_("String should have at least %(min_length)s characters")),
+    "string_too_long": ("max_length", N_("String should have at most %(max_length)s character"),
+                        N_("String should have at most %(max_length)s characters")),
+    "too_short": ("min_length", N_("List should have at least %(min_length)s item"),
+                  N_("List should have at least %(min_length)s items")),
+    "too_long": ("max_length", N_("List should have at most %(max_length)s item"),
+                 N_("List should have at most %(max_length)s items")),
+}
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def _counted(kind: str, ctx: dict[str, Any]) -> Message | None:
+    name, one, more = PYDANTIC_COUNTS[kind]
+    if kind in ("string_too_short", "string_too_long"):
+        return Message(one if ctx[name] == 1 else more, {name: ctx[name]})
+    if ctx.get("field_type") != "List" or ctx.get("actual_length") is None:
+        return None
+    # pydantic tells the length it found, which the pages have never shown: English only.
+    return Message(one if ctx[name] == 1 else more, {name: ctx[name]},
+                   detail=f" after validation, not {ctx['actual_length']}")
+
+
+def field_message(problem: ErrorDetails) -> Message:
+    """A field's problem in words, from pydantic's error ``type`` and ``ctx``.
+
+    A validator's ``ValueError`` carries its message: a msgid (marked in
+    ``feedsvc.web.messages.FIXED``), or a ``Message`` when it has values. An error type not
+    worded above keeps pydantic's English, which the pages show as it is.
+    """
+    kind, ctx = problem["type"], dict(problem.get("ctx") or {})
+    if kind == "value_error" and isinstance(ctx.get("error"), ValueError) and ctx["error"].args:
+        reason = ctx["error"].args[0]
+        return reason if isinstance(reason, Message) else Message(str(reason))
+    if kind in PYDANTIC_COUNTS and PYDANTIC_COUNTS[kind][0] in ctx:
+        counted = _counted(kind, ctx)
+        if counted is not None:
+            return counted
+    if kind in PYDANTIC_MESSAGES:
+        if isinstance(ctx.get("expected"), str):  # "'a', 'b' or 'c'": a page lists them its way
+            ctx["expected"] = Choices(ctx["expected"], _QUOTED.findall(ctx["expected"]))
+        try:
+            return Message(PYDANTIC_MESSAGES[kind], ctx)
+        except KeyError:  # a value the wording needs is missing from ctx
+            pass
+    return Message(problem["msg"])
+
+
 def field_errors(error: ValidationError) -> dict[str, str]:
-    """Per-field messages keyed by dotted path ("alarms.0.days_before")."""
+    """Per-field messages keyed by dotted path ("alarms.0.days_before"): ``Message``s."""
     fields: dict[str, str] = {}
     for problem in error.errors(include_url=False):
         path = ".".join(str(part) for part in problem["loc"]) or "body"
-        message = problem["msg"]
-        message = message.removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = "is not a known field"
-        elif problem["type"] == "missing":
-            message = "is required"
-        elif problem["type"] == "string_unicode":
-            message = "contains characters that are not valid Unicode text"
-        fields.setdefault(path, message)
+        fields.setdefault(path, field_message(problem))
     return fields
 
 
@@ -380,14 +449,51 @@ def validate(model: type[Strict], data: Any) -> Any:
                                names=names) from None
 
 
-Category = Literal["sim", "subscription", "domain", "document", "other"]
+# Input typed as text (the web forms, a CSV file) and its errors placed back on it.
+
+def integer_or_text(text: str) -> int | str | None:
+    """``None`` for blank text, an int for a whole number, otherwise the text as typed: the
+    models take exact types, so text that is no number is left for them to name the field."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if _INTEGER.fullmatch(text) else text
+
+
+@dataclass(frozen=True)
+class ErrorPlace:
+    """Where in the input a validation error belongs, and its message (see ``error_place``)."""
+
+    field: str
+    entry: int | None
+    part: str
+    message: str
+
+
+def error_place(path: str, message: str, fields: Collection[str]) -> ErrorPlace:
+    """Where the error at a dotted path belongs: its top-level field, the list entry and the
+    part inside it ("alarms.2.at" → "alarms", 2, "at"; "repeat.every" → "repeat", None, "every").
+
+    A check across fields ("body") names its field first ("due_date must be between …"): when
+    that word is one of ``fields``, the error belongs there, with the rest as its message.
+    """
+    if path == "body":
+        first, _space, rest = message.partition(" ")
+        if first in fields and rest:
+            return ErrorPlace(first, None, "", rest)
+        return ErrorPlace(path, None, "", message)
+    field, _dot, rest = path.partition(".")
+    entry, _dot, part = rest.partition(".")
+    if entry.isdecimal():
+        return ErrorPlace(field, int(entry), part, message)
+    return ErrorPlace(field, None, rest, message)
 
 
 class FeedFields(Strict):
     """The writable settings of a feed."""
 
     name: Annotated[str, Field(max_length=100), AfterValidator(_filled_line)] = (
-        "All renewals")
+        DEFAULT_FEED_NAME)
     categories: Annotated[list[Category], Field(min_length=1, max_length=len(CATEGORIES))] | None \
         = Field(default=None, description="Only items of these categories; null for all")
     reminder_events: bool = Field(default=False, description="Add an all-day lead event per "

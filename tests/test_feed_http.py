@@ -28,10 +28,10 @@ from sqlalchemy.exc import OperationalError
 
 import feedsvc.fastpath
 import feedsvc.web.feed
-from feedsvc import accounts, feeds, ics, items
+from feedsvc import accounts, feeds, ics, status
 from feedsvc.db import new_session
 from feedsvc.demo import DEMO_EMAIL, create_demo
-from feedsvc.models import User, utcnow
+from feedsvc.models import User
 
 from helpers import SECRET_KEY, VALID_ITEM, Api, make_user
 
@@ -41,7 +41,7 @@ CALENDAR_TYPE = "text/calendar; charset=utf-8"
 
 
 class Clock:
-    """A settable stand-in for ``models.utcnow`` in the modules that stamp changes."""
+    """A settable stand-in for ``status.utc_now``, the clock that stamps every change."""
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
@@ -55,11 +55,9 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    # Ahead of the real clock, which still stamps new accounts (a column default), so each
-    # tick is a change that Last-Modified (whole seconds) can show.
-    fake = Clock(utcnow().replace(microsecond=0) + dt.timedelta(hours=1))
-    for module in (items, feeds, accounts):
-        monkeypatch.setattr(module, "utcnow", fake)
+    # Whole seconds, so each tick is a change that Last-Modified can show.
+    fake = Clock(status.utc_now().replace(microsecond=0) + dt.timedelta(hours=1))
+    monkeypatch.setattr(status, "utc_now", fake)
     return fake
 
 
@@ -405,8 +403,7 @@ GOLDEN_FEED_SECRET = "0123456789abcdef" * 4
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every clock the demo account and its feed read, stopped at GOLDEN_NOW."""
-    for module in (items, feeds, accounts):
-        monkeypatch.setattr(module, "utcnow", lambda: GOLDEN_NOW)
+    monkeypatch.setattr(status, "utc_now", lambda: GOLDEN_NOW)
     monkeypatch.setattr(feedsvc.web.feed, "today_in", lambda timezone, now=None: GOLDEN_TODAY)
     yield
 

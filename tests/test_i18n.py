@@ -479,6 +479,5 @@ def test_the_default_calendar_name_speaks_the_accounts_language() -> None:
     from feedsvc import ics
     from feedsvc.feeds import DEFAULT_FEED_NAME
 
-    assert ics.TEXTS["en"]["default_calendar_name"] == DEFAULT_FEED_NAME
-    assert set(ics.TEXTS["zh-Hans"]) == set(ics.TEXTS["en"])
-    assert all(ics.TEXTS["zh-Hans"].values())
+    assert ics.text("en", DEFAULT_FEED_NAME) == DEFAULT_FEED_NAME
+    assert ics.text("zh-Hans", DEFAULT_FEED_NAME) == "全部续费"

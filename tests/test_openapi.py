@@ -15,8 +15,9 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from feedsvc import status
 from feedsvc.db import new_session
-from feedsvc.models import Channel, utcnow
+from feedsvc.models import Channel
 
 from helpers import VALID_ITEM, Api
 
@@ -147,7 +148,7 @@ def test_real_channel_and_delivery_answers_fit_the_document(
                                                            "enabled": False}))
     check(document, "post", api.post(f"{channel_path}/test"))  # 409: not confirmed
     with new_session(app) as session:
-        session.get_one(Channel, created.json["id"]).verified_at = utcnow()
+        session.get_one(Channel, created.json["id"]).verified_at = status.utc_now()
         session.commit()
     tested = api.post(f"{channel_path}/test")  # no relay: written to the outbox
     assert tested.json["delivery"]["status"] == "sent"

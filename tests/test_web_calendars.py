@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 import feedsvc.db
 from feedsvc import feeds
 from feedsvc.models import User
+from feedsvc.texts import DEFAULT_FEED_NAME
 
 from helpers import VALID_ITEM, Api, Browser, Page, signed_in
 
@@ -85,7 +86,7 @@ def qr_modules(svg: str) -> tuple[int, set[tuple[int, int]]]:
 def test_the_page_lists_the_default_feed_with_every_way_to_subscribe(browser: Browser) -> None:
     page = browser.get("/calendars")
     assert page.status == 200
-    card = cards(page)[feeds.DEFAULT_FEED_NAME]
+    card = cards(page)[DEFAULT_FEED_NAME]
     url = card["url"]
     assert re.fullmatch(BASE + r"/feeds/[A-Za-z0-9_-]{43}\.ics", url)
     assert card["filter"].startswith("All categories")
@@ -158,7 +159,7 @@ def test_the_first_calendar_is_named_in_the_pages_language(browser: Browser, api
     assert browser.get(path).values(path)["name"] == "全部续费"
     assert post_form(browser, path, {"name": "全部续费"}).status == 302
     [feed] = api.get("/api/v1/feeds").json["feeds"]
-    assert feed["name"] == feeds.DEFAULT_FEED_NAME, "still the calendar named in each language"
+    assert feed["name"] == DEFAULT_FEED_NAME, "still the calendar named in each language"
 
 
 def test_a_filtered_feed_serves_only_its_categories(browser: Browser, api: Api) -> None:
@@ -190,7 +191,7 @@ def test_editing_a_feed_keeps_its_url(browser: Browser, api: Api) -> None:
     card = only_card(browser.get("/calendars"))
     path = f"/calendars/{card['id']}"
     values = browser.get(path).values(path)
-    assert values["name"] == feeds.DEFAULT_FEED_NAME
+    assert values["name"] == DEFAULT_FEED_NAME
     assert "categories" not in values and "reminder_events" not in values
     page = post_form(browser, path, {"name": "  Phones ", "categories": ["sim"],
                                      "show_numbers": "on"})

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from feedsvc import accountmail, channels, items, sender
+from feedsvc import accountmail, channels, items, sender, status
 from feedsvc.api import bp, current_user, json_body
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
-from feedsvc.models import Channel, Delivery, utcnow
+from feedsvc.models import Channel, Delivery
 from feedsvc.schemas import ChannelCreated, ChannelOut, ConfirmationOut, DeliveryOut
 
 DELIVERY_LIST_PARAMETERS = frozenset({"item"})
@@ -47,7 +47,7 @@ def list_channels() -> Response:
 def create_channel() -> tuple[Response, int, dict[str, str]]:
     session = get_session()
     user = current_user()
-    channel = channels.add_channel(session, user, json_body(), utcnow())
+    channel = channels.add_channel(session, user, json_body(), status.utc_now())
     session.commit()
     # After the commit: the link names the channel, which must exist when it is opened.
     problem = accountmail.send(channels.confirmation_mail(current_app.config, channel,

@@ -47,4 +47,6 @@ def csrf_failed(error: CSRFError) -> Response:
 import feedsvc.web.account  # account mail's pages: confirm, reset, new address
 import feedsvc.web.act  # noqa: F401 - the action links' pages
 from feedsvc.web import auth, calendars, items, settings, tokens  # noqa: F401
+from feedsvc.web import imports as import_pages  # noqa: F401 - the CSV import
 from feedsvc.web import reminders as reminder_pages  # noqa: F401 - Reminders, unsubscribe
+from feedsvc.web import renewals as renewal_pages  # noqa: F401 - renew and undo an item

@@ -20,12 +20,19 @@ from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
 from feedsvc.models import Feed
 from feedsvc.schemas import CATEGORIES, FeedFields
+from feedsvc.texts import DEFAULT_FEED_NAME
 from feedsvc.web import Page, bp, signed_in_user
-from feedsvc.web.forms import FormErrors, category_choices, category_names, checked
+from feedsvc.web.forms import (
+    FormErrors,
+    category_choices,
+    category_names,
+    checked,
+    form_errors,
+)
 from feedsvc.web.i18n import _, page_locale
-from feedsvc.web.messages import translate
 
-FEED_CONTROLS = ("name", "categories", "reminder_events", "show_numbers", "action_links")
+FEED_CONTROLS = frozenset({"name", "categories", "reminder_events", "show_numbers",
+                           "action_links"})
 # The form's checkboxes, each a feed setting of that name.
 CHECKBOXES = ("reminder_events", "show_numbers", "action_links")
 
@@ -42,14 +49,14 @@ def qr_svg(url: str) -> Markup:
 def shown_name(name: str) -> str:
     """A feed's name as pages show it: the one every account starts with in the reader's
     language, in the words its calendar app shows too."""
-    if name == feeds.DEFAULT_FEED_NAME:
-        return ics.text(page_locale(), "default_calendar_name")
+    if name == DEFAULT_FEED_NAME:
+        return ics.text(page_locale(), DEFAULT_FEED_NAME)
     return name
 
 
 def stored_name(name: str) -> str:
     """A name sent by the form: the default name, as the form showed it, is kept as stored."""
-    return feeds.DEFAULT_FEED_NAME if name == shown_name(feeds.DEFAULT_FEED_NAME) else name
+    return DEFAULT_FEED_NAME if name == shown_name(DEFAULT_FEED_NAME) else name
 
 
 @dataclass(frozen=True)
@@ -115,19 +122,7 @@ def _values(data: dict[str, Any]) -> dict[str, Any]:
 
 def _errors(fields: dict[str, str], data: dict[str, Any]) -> FormErrors:
     """Validation errors by form control; a bad category is named with its value."""
-    errors = FormErrors()
-    for path, english in fields.items():
-        message = translate(english)
-        control, _dot, index = path.partition(".")
-        if control == "categories" and index.isdigit():
-            chosen = data["categories"] or []
-            if int(index) < len(chosen):
-                message = _("“%(value)s”: %(message)s", value=chosen[int(index)], message=message)
-        if control in FEED_CONTROLS:
-            errors.fields.setdefault(control, message)
-        else:
-            errors.general.append(f"{path}: {message}")
-    return errors
+    return form_errors(fields, {}, FEED_CONTROLS, {"categories": data["categories"] or []})
 
 
 def _render_form(feed: Feed | None, values: dict[str, Any], errors: FormErrors | None = None,

@@ -19,14 +19,18 @@ import pycountry
 from babel import Locale
 
 from feedsvc.models import Item
-from feedsvc.schemas import CATEGORIES, MAX_ALARMS
+from feedsvc.schemas import (
+    CATEGORIES,
+    MAX_ALARMS,
+    ErrorPlace,
+    error_place,
+    integer_or_text,
+)
 from feedsvc.web.i18n import BABEL_LOCALES, _, get_locale
 from feedsvc.web.messages import translate
 
 Values = dict[str, str]
 
-# Short enough that int() never meets Python's limit on digits; longer text stays text.
-_INTEGER = re.compile(r"^[+-]?[0-9]{1,12}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MIN_ALARM_ROWS = 5
 ITEM_CONTROLS = frozenset({
@@ -44,14 +48,6 @@ RENEWAL_CONTROLS = frozenset({
 def has_control_characters(text: str) -> bool:
     """Whether text holds a line break, NUL or another control character."""
     return bool(_CONTROL.search(text))
-
-
-def integer_or_text(text: str) -> int | str | None:
-    """``None`` for blank text, an int for an integer, otherwise the text as typed."""
-    text = text.strip()
-    if not text:
-        return None
-    return int(text) if _INTEGER.match(text) else text
 
 
 def checked(form: Mapping[str, str], name: str) -> bool:
@@ -235,33 +231,45 @@ class FormErrors:
         return bool(self.fields or self.general)
 
 
-def _alarm_control(parts: list[str], rows: list[int]) -> str | None:
-    if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(rows):
-        return f"{parts[0]}.{rows[int(parts[1])]}.{parts[2]}"
+def _alarm_control(place: ErrorPlace, rows: list[int]) -> str | None:
+    """The control of an alarm row's field ("alarms.2.at"), the entry counted among the rows
+    that were filled in."""
+    if place.entry is not None and place.entry < len(rows) and place.part \
+            and "." not in place.part:
+        return f"{place.field}.{rows[place.entry]}.{place.part}"
     return None
 
 
 def form_errors(fields: Mapping[str, str], rows: Mapping[str, list[int]],
-                controls: frozenset[str]) -> FormErrors:
-    """Place validation errors (dotted paths of the API input) onto the form's controls."""
+                controls: frozenset[str],
+                chosen: Mapping[str, list[str]] | None = None) -> FormErrors:
+    """Place validation errors (dotted paths of the API input) onto the form's controls.
+
+    ``rows`` gives, for each list field, the form row (or textarea line) of each entry;
+    ``chosen``, for each list of ticked choices, the values sent, to name a bad one.
+    """
     errors = FormErrors()
+    chosen = chosen or {}
     for path, english in fields.items():
-        message = translate(english)
-        parts = path.split(".")
+        place = error_place(path, english, controls)
+        message = translate(place.message)
         control: str | None = path if path in controls else None
-        if parts[0] in ("alarms", "default_alarms") and len(parts) > 1:
-            control = _alarm_control(parts, rows.get(parts[0], []))
-        elif parts[0] == "bound_services" and len(parts) == 2 and parts[1].isdigit():
+        if path == "body":
+            control = place.field if place.field in controls else None
+        elif place.field in ("alarms", "default_alarms") and path != place.field:
+            control = _alarm_control(place, rows.get(place.field, []))
+        elif place.field == "bound_services" and place.field in controls \
+                and place.entry is not None and not place.part:
             lines = rows.get("bound_services", [])
-            index = int(parts[1])
-            number = lines[index] + 1 if index < len(lines) else index + 1
+            number = lines[place.entry] + 1 if place.entry < len(lines) else place.entry + 1
             control = "bound_services"
             message = _("line %(number)d: %(message)s", number=number, message=message)
-        elif path == "body":
-            # Checks across fields name their field first ("due_date must be between …").
-            first, _space, rest = english.partition(" ")
-            if first in controls and rest:
-                control, message = first, translate(rest)
+        elif place.field in chosen and place.entry is not None and not place.part:
+            values = chosen[place.field]
+            control = place.field
+            if place.entry < len(values):
+                message = _("“%(value)s”: %(message)s", value=values[place.entry],
+                            message=message)
         if control is None:
             errors.general.append(message if path == "body" else f"{path}: {message}")
         else:

@@ -19,7 +19,7 @@ from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import NotFound, ValidationFailed
 from feedsvc.models import Item, Renewal, User
-from feedsvc.status import item_status, today_in
+from feedsvc.status import today_in
 from feedsvc.web import Page, bp, signed_in_user
 from feedsvc.web.forms import (
     ITEM_CONTROLS,
@@ -39,54 +39,7 @@ from feedsvc.web.forms import (
 )
 from feedsvc.web.i18n import N_, _, html_lang, ngettext
 from feedsvc.web.reminders import ITEM_DELIVERIES, delivery_rows
-
-
-def status_labels() -> dict[str, str]:
-    """Each item status in words."""
-    return {
-        "ok": _("OK"),
-        "due_soon": _("Due soon"),
-        "overdue": _("Overdue"),
-        "in_grace": _("In grace period"),
-        "lapsed": _("Lapsed"),
-    }
-
-
-def due_text(status: str, days_left: int, grace_left: int | None = None) -> str:
-    """Where the item stands in words: "in 12 days", "due today", "3 days overdue",
-    "in grace: 5 days left before recycling", "lapsed"."""
-    if status == "in_grace" and grace_left is not None:
-        if grace_left == 0:
-            return _("in grace: last day before recycling")
-        return ngettext("in grace: %(num)d day left before recycling",
-                        "in grace: %(num)d days left before recycling", grace_left)
-    if status == "lapsed":
-        return _("lapsed")
-    if days_left == 0:
-        return _("due today")
-    if days_left == 1:
-        return _("due tomorrow")
-    if days_left > 1:
-        return ngettext("in %(num)d day", "in %(num)d days", days_left)
-    return ngettext("%(num)d day overdue", "%(num)d days overdue", -days_left)
-
-
-@dataclass(frozen=True)
-class Standing:
-    """An item's status on a given day, with the words for it."""
-
-    status: str
-    label: str
-    text: str
-
-
-def standing(item: Item, user: User, today: dt.date) -> Standing:
-    """The item's status today in the user's zone, and how it reads."""
-    status = item_status(item.due_date, item.grace_days, items.effective_alarms(item, user),
-                         today)
-    days_left = (item.due_date - today).days
-    grace_left = None if item.grace_days is None else days_left + item.grace_days
-    return Standing(status, status_labels()[status], due_text(status, days_left, grace_left))
+from feedsvc.web.standing import Standing, standing
 
 
 @dataclass(frozen=True)
@@ -305,8 +258,3 @@ def item_calendar(item_id: int) -> Response:
                     headers={"Content-Disposition": disposition,
                              "Cache-Control": "private, no-store"})
 
-
-# The renewal pages hang off the item pages; importing them here registers their views
-# (``feedsvc.web`` imports the page modules, and this one is where renewals belong).
-from feedsvc.web import imports as import_pages  # noqa: F401
-from feedsvc.web import renewals as renewal_pages  # noqa: F401

@@ -16,10 +16,10 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import force_locale
 from flask_login import login_required
 
-from feedsvc import accountmail, channels, csrf, mail, sender
+from feedsvc import accountmail, channels, csrf, mail, sender, status
 from feedsvc.db import get_session
 from feedsvc.errors import BadRequest, Conflict, ValidationFailed
-from feedsvc.models import Channel, Delivery, Item, User, utcnow
+from feedsvc.models import Channel, Delivery, Item, User
 from feedsvc.reminders import PAUSE_AFTER
 from feedsvc.web import Page, bp, signed_in_user
 from feedsvc.web.forms import FormErrors
@@ -143,7 +143,7 @@ def reminders() -> Page:
     db = get_session()
     try:
         channel = channels.add_channel(db, signed_in_user(),
-                                       {"kind": "email", "address": address}, utcnow())
+                                       {"kind": "email", "address": address}, status.utc_now())
     except (ValidationFailed, Conflict) as error:
         db.rollback()
         fields = {name: translate(text) for name, text in error.fields.items()}

@@ -29,7 +29,7 @@ from feedsvc.web.forms import (
     renewal_values,
 )
 from feedsvc.web.i18n import _, format_day, ngettext
-from feedsvc.web.items import standing
+from feedsvc.web.standing import standing
 
 
 @dataclass(frozen=True)

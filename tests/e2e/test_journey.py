@@ -13,6 +13,7 @@ import pytest
 
 from feedsvc import ics
 from feedsvc.repeat import add_months
+from feedsvc.texts import DEFAULT_FEED_NAME
 
 from e2e.helpers import (
     BROWSER_LOCALES,
@@ -149,7 +150,7 @@ def test_first_visit_from_sign_up_to_a_rotated_calendar(new_context: Any, live_s
     page.wait_for_url("/calendars")
     audit.check_layout(page, "journey-calendars")
     assert page.locator(".calendar-name").first.inner_text() == ics.text(
-        HTML_LANG[lang], "default_calendar_name")
+        HTML_LANG[lang], DEFAULT_FEED_NAME)
     address = page.locator("textarea.feed-url").first
     old_url = address.input_value()
     assert old_url.startswith(live_server + "/feeds/") and old_url.endswith(".ics")
