@@ -80,10 +80,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     limits.init_app(app)
 
-    from feedsvc import cli, fastpath
+    from feedsvc import cli
+    from feedsvc.feed import serve
 
     cli.init_app(app)
-    fastpath.install(app)
+    serve.install(app)
     # Around it all: a length for bodies sent without one, and outermost the client's address
     # and scheme as trusted proxies tell them, known before anything else runs.
     limit, proxies = app.config["MAX_CONTENT_LENGTH"], app.config["FEEDSVC_FORWARDED_ALLOW_IPS"]

@@ -68,7 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FEEDSVC_REDIS_URL",
         None,
-        "Optional Redis URL for rate limits and caches shared across instances.",
+        "Optional Redis URL for rate limits shared across instances.",
     ),
     Setting(
         "FEEDSVC_RATE_LIMITS",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from feedsvc.config import narrow_to_owner
 
 ENGINE_KEY = "feedsvc.engine"
-PROBE_ENGINE_KEY = "feedsvc.probe_engine"
+FEED_ENGINE_KEY = "feedsvc.feed_engine"
 SESSIONMAKER_KEY = "feedsvc.sessionmaker"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,24 +53,26 @@ def make_private_database_file(url: str) -> None:
         narrow_to_owner(name, 0o600)
 
 
-def make_probe_engine(url: str) -> Engine:
-    """An engine for the feed's warm path: single reads on autocommit driver connections.
+def make_feed_engine(url: str) -> Engine:
+    """The engine that answers feed URLs (``feedsvc.feed.serve``): autocommit connections.
 
     No ping before each checkout and no rollback on return: on PostgreSQL each would be one
     more round trip for a request that is otherwise one. A connection that fails is
-    invalidated and the request goes the ordinary way, whose engine pings.
+    invalidated, and the request is answered again by the route.
 
-    On PostgreSQL the warm path also builds stale feeds on it, and the only thing it ever
-    writes is the feed cache: an entry lost in a crash is only built again, so its commits
-    do not wait for the disk (``synchronous_commit``), and a later durable commit flushes
-    them anyway, in order.
+    Its errors never show their parameters: they are feed tokens' hashes.
+
+    The only thing it ever writes is the feed cache: an entry lost in a crash is only built
+    again, so its commits do not wait for the disk (``synchronous_commit``), and a later
+    durable commit flushes them anyway, in order.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-                               pool_reset_on_return=None)
+                               pool_reset_on_return=None, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine
     return create_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                         hide_parameters=True,
                          connect_args={"options": "-c synchronous_commit=off"})
 
 
@@ -100,10 +102,10 @@ def init_app(app: Flask) -> None:
     """Attach the engine and the per-request session teardown to the app."""
     engine = make_engine(app.config["FEEDSVC_DATABASE_URL"])
     app.extensions[ENGINE_KEY] = engine
-    probe_engine = make_probe_engine(app.config["FEEDSVC_DATABASE_URL"])
-    app.extensions[PROBE_ENGINE_KEY] = probe_engine
-    # Disposing of the app's engine (tests, scripts) closes the warm path's connections too.
-    event.listen(engine, "engine_disposed", lambda _engine: probe_engine.dispose())
+    feed_engine = make_feed_engine(app.config["FEEDSVC_DATABASE_URL"])
+    app.extensions[FEED_ENGINE_KEY] = feed_engine
+    # Disposing of the app's engine (tests, scripts) closes the feed engine's connections too.
+    event.listen(engine, "engine_disposed", lambda _engine: feed_engine.dispose())
     app.extensions[SESSIONMAKER_KEY] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_session)
 
@@ -113,9 +115,9 @@ def get_engine(app: Flask | None = None) -> Engine:
     return (app or current_app).extensions[ENGINE_KEY]
 
 
-def get_probe_engine(app: Flask) -> Engine:
-    """The engine of the feed's warm path (``feedsvc.fastpath``)."""
-    return app.extensions[PROBE_ENGINE_KEY]
+def get_feed_engine(app: Flask) -> Engine:
+    """The engine that answers feed URLs (``make_feed_engine``)."""
+    return app.extensions[FEED_ENGINE_KEY]
 
 
 def new_session(app: Flask | None = None) -> Session:

@@ -2,9 +2,9 @@
 per feed URL.
 
 The feed throttle counts the requests that reach the feed route: unknown, replaced or
-deleted addresses, and requests the warm path leaves to it. Requests ``feedsvc.fastpath``
-answers never get here: from the cache, or after building a changed feed, which happens once
-per change however often the URL is polled.
+deleted addresses, and requests the fast path could not answer. Live feeds, which the fast
+path (``feedsvc.feed.serve``) answers, never get here: from the kept calendar, or after
+building a changed one, which happens once per change however often the URL is polled.
 
 Counters live in Redis when ``FEEDSVC_REDIS_URL`` is set, so every worker and instance
 shares them; otherwise in each worker's memory. ``FEEDSVC_RATE_LIMITS=off`` turns every

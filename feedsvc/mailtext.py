@@ -22,7 +22,7 @@ from babel.lists import format_list
 from flask import render_template
 from flask_babel import force_locale, format_date, get_locale, gettext, ngettext
 
-from feedsvc.ics import mask_number
+from feedsvc.feed.events import mask_number
 from feedsvc.mail import Mail
 
 if TYPE_CHECKING:

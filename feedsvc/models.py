@@ -279,7 +279,7 @@ class RetiredFeedToken(Base):
 class FeedCacheEntry(Base):
     """A feed's last serialised calendar, one row per feed and variant, overwritten.
 
-    ``key`` digests everything the bytes depend on (see ``feedsvc.feedcache``): a row whose
+    ``key`` digests everything the bytes depend on (``feedsvc.feed.key``): a row whose
     key differs from the one computed now is never served, only mined for unchanged events.
     """
 
@@ -293,7 +293,7 @@ class FeedCacheEntry(Base):
     etag: Mapped[str] = mapped_column(String(64))
     last_modified: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # The calendar gzipped, the only copy kept: a tenth of the bytes to write on every build,
-    # and what most calendar apps ask for; the rest get it decompressed (``feedcache``).
+    # and what most calendar apps ask for; the rest get it decompressed.
     body_gzip: Mapped[bytes] = mapped_column(LargeBinary)
     # Where each item's events sit in the decompressed body: [[digest, offset, length], ...].
     parts: Mapped[list[list[Any]]] = mapped_column(JSON)

@@ -26,11 +26,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-import feedsvc.fastpath
-import feedsvc.web.feed
-from feedsvc import accounts, feeds, ics, status
+import feedsvc.feed.serve
+import feedsvc.feed.source
+from feedsvc import accounts, feeds, status
 from feedsvc.db import new_session
 from feedsvc.demo import DEMO_EMAIL, create_demo
+from feedsvc.feed import ics
 from feedsvc.models import User
 
 from helpers import SECRET_KEY, VALID_ITEM, Api, make_user
@@ -207,6 +208,31 @@ def test_an_item_edit_changes_body_validators_and_sequence(clock: Clock, api: Ap
     assert stale.status_code == 200
 
 
+@pytest.mark.parametrize("leaves", [
+    ("delete", None), ("patch", {"archived": True}), ("patch", {"category": "domain"})])
+def test_last_modified_moves_on_when_the_newest_change_leaves_the_feed(
+        clock: Clock, api: Api, leaves: tuple[str, dict[str, Any] | None]) -> None:
+    feed = new_feed(api, categories=["sim"])
+    add_item(api)
+    clock.tick()
+    newest = add_item(api)
+    before = api.client.get(path_of(feed["url"]))
+    clock.tick()
+    method, body = leaves
+    # The feed's newest change goes: what is left changed earlier than what was served.
+    url = f"/api/v1/items/{newest['id']}"
+    answer = api.delete(url) if method == "delete" else api.patch(url, json=body)
+    assert answer.status_code in (200, 204)
+    after = api.client.get(path_of(feed["url"]))
+    assert after.data != before.data
+    assert after.last_modified > before.last_modified
+    since = api.client.get(path_of(feed["url"]),
+                           headers={"If-Modified-Since": before.headers["Last-Modified"]})
+    assert since.status_code == 200, "If-Modified-Since must not hide the change"
+    again = api.client.get(path_of(feed["url"]))
+    assert again.headers["Last-Modified"] == after.headers["Last-Modified"]
+
+
 def test_an_unchanging_edit_changes_nothing(clock: Clock, api: Api,
                                             feed: dict[str, Any]) -> None:
     created = add_item(api)
@@ -362,12 +388,11 @@ def _runtime_error(*args: Any, **kwargs: Any) -> Any:
 
 
 @pytest.mark.parametrize("failure", [_operational_error, _runtime_error])
-@pytest.mark.parametrize("target", ["feed_view", "feed_source",
-                                    "assemble_calendar", "item_events"])
+@pytest.mark.parametrize("target", ["feed_view", "read_source", "assemble", "item_events"])
 def test_trouble_is_503_never_a_calendar(monkeypatch: pytest.MonkeyPatch, api: Api,
                                          item: dict[str, Any], feed: dict[str, Any],
                                          failure: Any, target: str) -> None:
-    module = ics if target in ("assemble_calendar", "item_events") else feeds
+    module = ics if target in ("assemble", "item_events") else feedsvc.feed.source
     monkeypatch.setattr(module, target, failure)
     for method in (api.client.get, api.client.head):
         response = method(path_of(feed["url"]))
@@ -377,15 +402,13 @@ def test_trouble_is_503_never_a_calendar(monkeypatch: pytest.MonkeyPatch, api: A
         assert "ETag" not in response.headers
 
 
-def test_a_broken_session_is_503(monkeypatch: pytest.MonkeyPatch, api: Api,
+def test_a_lost_database_is_503(monkeypatch: pytest.MonkeyPatch, api: Api,
                                  feed: dict[str, Any]) -> None:
     def broken_session(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("connect", {}, Exception("could not connect to server"))
 
-    # Both the warm path, which builds a stale feed itself (in a session on its own
-    # connections), and the route lose the session.
-    monkeypatch.setattr(feedsvc.fastpath, "Session", broken_session)
-    monkeypatch.setattr(feedsvc.web.feed, "get_session", broken_session)
+    # Both the fast path and the route lose the database.
+    monkeypatch.setattr(feedsvc.feed.serve, "get_feed_engine", broken_session)
     response = api.client.get(path_of(feed["url"]))
     assert response.status_code == 503
     assert b"BEGIN:VCALENDAR" not in response.data
@@ -404,7 +427,7 @@ GOLDEN_FEED_SECRET = "0123456789abcdef" * 4
 def frozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every clock the demo account and its feed read, stopped at GOLDEN_NOW."""
     monkeypatch.setattr(status, "utc_now", lambda: GOLDEN_NOW)
-    monkeypatch.setattr(feedsvc.web.feed, "today_in", lambda timezone, now=None: GOLDEN_TODAY)
+    monkeypatch.setattr(feedsvc.feed.serve, "today_in", lambda timezone, now=None: GOLDEN_TODAY)
     yield
 
 

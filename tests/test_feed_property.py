@@ -1,9 +1,9 @@
 """Whatever text reaches the calendar builder, three parsers read back a sound calendar.
 
-The texts go straight into ``ics.ItemView``, past the API's validation, so the builder is
+The texts go straight into ``views.ItemView``, past the API's validation, so the builder is
 tested on its own: a stored value, an old row, or a future input path must not break a feed.
 
-What happens to text RFC 5545 cannot carry (documented in ``ics.clean_text``):
+What happens to text RFC 5545 cannot carry (documented in ``events.clean_text``):
 - in multi-line text (notes, a renewal's note) CRLF, CR and the other line separators
   (VT, FF, FS, GS, RS, NEL, U+2028, U+2029) become LF, TAB stays, and every other control
   character (C0, DEL, C1) and U+FEFF (a byte-order mark) is dropped;
@@ -21,7 +21,7 @@ import vobject
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc import ics
+from feedsvc.feed import events, ics, views
 
 from feedparsers import PARSERS, ParsedCalendar, ParsedEvent
 
@@ -68,22 +68,22 @@ any_text = st.one_of(
     .map("".join),
 )
 optional_text = st.none() | any_text
-alarm = st.builds(ics.AlarmSpec, days_before=st.integers(0, 365),
+alarm = st.builds(views.AlarmSpec, days_before=st.integers(0, 365),
                   at=st.builds("{:02d}:{:02d}".format, st.integers(0, 23), st.integers(0, 59)))
 dates = st.dates(dt.date(1900, 1, 1), dt.date(2999, 12, 31))
 
 
 @st.composite
-def renewals(draw: Any) -> tuple[ics.RenewalView, ...]:
+def renewals(draw: Any) -> tuple[views.RenewalView, ...]:
     ids = draw(st.lists(st.integers(1, 10**6), unique=True, max_size=2))
-    return tuple(ics.RenewalView(id=i, renewed_on=draw(dates), amount=draw(optional_text),
+    return tuple(views.RenewalView(id=i, renewed_on=draw(dates), amount=draw(optional_text),
                                  currency=draw(optional_text), method=draw(optional_text),
                                  reference=draw(optional_text), note=draw(any_text))
                  for i in ids)
 
 
 items = st.builds(
-    ics.ItemView,
+    views.ItemView,
     id=st.integers(1, 2**31 - 1),
     title=any_text,
     due_date=dates,
@@ -107,7 +107,7 @@ items = st.builds(
 )
 
 
-def expected_events(item: ics.ItemView, reminder_events: bool) -> list[tuple[str, int]]:
+def expected_events(item: views.ItemView, reminder_events: bool) -> list[tuple[str, int]]:
     """(UID, number of alarms) of each event the item should give, in order."""
     expected = [(f"due-{item.id}-{item.cycle}@feedsvc", len(item.alarms))]
     if item.grace_days:
@@ -119,7 +119,7 @@ def expected_events(item: ics.ItemView, reminder_events: bool) -> list[tuple[str
     return expected
 
 
-def check_structure(parser: str, calendar: ParsedCalendar, item: ics.ItemView,
+def check_structure(parser: str, calendar: ParsedCalendar, item: views.ItemView,
                     reminder_events: bool) -> None:
     assert calendar.properties == CALENDAR_PROPERTIES, parser
     assert calendar.components == ("VEVENT",) * len(calendar.events), parser
@@ -131,7 +131,7 @@ def check_structure(parser: str, calendar: ParsedCalendar, item: ics.ItemView,
         assert event.end - event.start == dt.timedelta(days=1), (parser, event.uid)
 
 
-def check_texts(parser: str, events: dict[str, ParsedEvent], item: ics.ItemView) -> None:
+def check_texts(parser: str, events: dict[str, ParsedEvent], item: views.ItemView) -> None:
     due = events[f"due-{item.id}-{item.cycle}@feedsvc"]
     assert due.start == item.due_date, parser
     assert expect_line(item.title) in due.summary, parser
@@ -154,9 +154,9 @@ def check_texts(parser: str, events: dict[str, ParsedEvent], item: ics.ItemView)
 @given(item=items, name=any_text, locale=st.sampled_from(["en", "zh-Hans"]),
        reminder_events=st.booleans(), show_numbers=st.booleans())
 def test_any_stored_text_gives_a_calendar_every_parser_reads(
-        item: ics.ItemView, name: str, locale: str, reminder_events: bool,
+        item: views.ItemView, name: str, locale: str, reminder_events: bool,
         show_numbers: bool) -> None:
-    feed = ics.FeedView(uid="feed-1@feedsvc", name=name, timezone="Asia/Shanghai",
+    feed = views.FeedView(uid="feed-1@feedsvc", name=name, timezone="Asia/Shanghai",
                         locale=locale, last_modified=STAMP, reminder_events=reminder_events,
                         show_numbers=show_numbers, items=(item,))
     data = ics.build_calendar(feed)
@@ -184,5 +184,5 @@ def test_any_stored_text_gives_a_calendar_every_parser_reads(
 @given(value=any_text)
 @settings(max_examples=150, deadline=None)
 def test_cleaning_follows_the_documented_rules(value: str) -> None:
-    assert ics.clean_line(value) == expect_line(value)
-    assert ics.clean_text(value) == expect_text(value)
+    assert events.clean_line(value) == expect_line(value)
+    assert events.clean_text(value) == expect_text(value)

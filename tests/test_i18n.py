@@ -476,8 +476,8 @@ def test_the_api_answers_in_english_for_a_chinese_account(chinese: tuple[Browser
 
 
 def test_the_default_calendar_name_speaks_the_accounts_language() -> None:
-    from feedsvc import ics
+    from feedsvc.feed import events
     from feedsvc.feeds import DEFAULT_FEED_NAME
 
-    assert ics.text("en", DEFAULT_FEED_NAME) == DEFAULT_FEED_NAME
-    assert ics.text("zh-Hans", DEFAULT_FEED_NAME) == "全部续费"
+    assert events.text("en", DEFAULT_FEED_NAME) == DEFAULT_FEED_NAME
+    assert events.text("zh-Hans", DEFAULT_FEED_NAME) == "全部续费"

@@ -10,14 +10,14 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import event
 
-from feedsvc import feedcache, feeds
 from feedsvc.accounts import hash_token
 from feedsvc.db import get_engine, new_session
+from feedsvc.feed import source, store
 from feedsvc.models import User
 
-from helpers import VALID_ITEM, Api, recorded_statements
+from helpers import TRANSACTION_CONTROL, VALID_ITEM, Api, recorded_statements
 
 
 def count_statements(app: Flask, action: Callable[[], Any]) -> tuple[Any, list[str]]:
@@ -30,7 +30,7 @@ def count_statements(app: Flask, action: Callable[[], Any]) -> tuple[Any, list[s
 def sign_in(client: FlaskClient, app: Flask, user: dict[str, Any]) -> None:
     """Set the Flask-Login session as logging in would."""
     with new_session(app) as session:
-        nonce = session.get(User, user["id"]).session_nonce
+        nonce = session.get_one(User, user["id"]).session_nonce
     with client.session_transaction() as browser_session:
         browser_session["_user_id"] = f"{user['id']}:{nonce}"
         browser_session["_fresh"] = True
@@ -90,38 +90,55 @@ def test_warm_feed_requests_cost_one_query(app: Flask, api: Api, user: dict[str,
 
 # -- indexes -----------------------------------------------------------------------------
 
-def query_plan(app: Flask, sql: str, params: dict[str, Any]) -> str:
+def query_plan(app: Flask, sql: str, params: Any) -> str:
     with get_engine(app).connect() as connection:
         return "\n".join(str(row[-1]) for row in
-                         connection.execute(text("EXPLAIN QUERY PLAN " + sql), params))
+                          connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def sent(app: Flask, statement: Any, values: dict[str, Any]) -> tuple[str, Any]:
+    """``statement`` as SQLAlchemy sends it to the driver for ``values``: the SQL, expanding
+    IN lists spelled out, and its parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def note(conn: Any, cursor: Any, sql: str, parameters: Any, *args: Any) -> None:
+        seen.append((sql, parameters))
+
+    with get_engine(app).connect() as connection:
+        event.listen(connection, "before_cursor_execute", note)
+        connection.execute(statement, values).all()
+    [query] = [(sql, parameters) for sql, parameters in seen
+               if sql.split(None, 1)[0].upper() not in TRANSACTION_CONTROL]
+    return query
 
 
 def test_feed_lookups_use_indexes_on_sqlite(app: Flask, api: Api, user: dict[str, Any]) -> None:
     if get_engine(app).dialect.name != "sqlite":
         pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
     add_items(api, 3)
-    with get_engine(app).connect() as connection:
-        dialect = connection.dialect
-        for query in (feedcache.DatabaseStore._validators, feedcache.DatabaseStore._with_body):
-            compiled = query.statement.compile(dialect=dialect)
-            plan = query_plan(app, str(compiled).replace("?", ":p", 1).replace("?", ":q", 1),
-                              {"p": "ics", "q": hash_token("x" * 43)})
-            assert "SCAN" not in plan, plan
-            assert "USING INDEX sqlite_autoindex_feeds" in plan, plan  # token_hash is unique
-            assert "COVERING INDEX ix_items_user_id_id_version" in plan, plan
+    token_hash = hash_token("x" * 43)
+    # What every feed request reads: the feed's state and its kept calendar.
+    for variant in ("ics", "google"):
+        sql, params = sent(app, store.PROBE, {"token_hash": token_hash, "variant": variant})
+        plan = query_plan(app, sql, params)
+        assert "SCAN" not in plan, plan
+        assert "USING INDEX sqlite_autoindex_feeds" in plan, plan  # token_hash is unique
+        assert "USING INDEX sqlite_autoindex_feed_cache" in plan, plan  # (feed_id, variant)
+        assert "COVERING INDEX ix_items_user_id_id_version" in plan, plan
     # What a cold build reads: the feed, owner and outline, then the changed items in full.
-    for statement, values in (
-        (feeds._SOURCE, {"token_hash": hash_token("x" * 43)}),
-        *((feeds._ITEMS[only, categories],
-           {"user_id": 1, "since": dt.date(2026, 1, 1), "only": [1, 2], "categories": ["sim"]})
-          for only in (False, True) for categories in (False, True)),
+    for statement, values, index in (
+        (source.HEAD, {"token_hash": token_hash}, "sqlite_autoindex_feeds"),
+        (source.OUTLINE, {"user_id": user["id"]}, "ix_items_"),
+        (source.ITEMS, {"user_id": user["id"], "since": dt.date(2026, 1, 1), "ids": [1, 2]},
+         "ix_renewals_item_id_id"),
+        (source.ITEMS, {"user_id": user["id"], "since": dt.date(2026, 1, 1), "ids": [3]},
+         "ix_renewals_item_id_id"),
     ):
-        expanded = statement.compile(dialect=dialect).construct_expanded_state(values)
-        with get_engine(app).connect() as connection:
-            plan = "\n".join(str(row[-1]) for row in connection.exec_driver_sql(
-                "EXPLAIN QUERY PLAN " + expanded.statement, expanded.positional_parameters))
-        assert "SCAN items" not in plan and "SCAN renewals" not in plan, (statement, plan)
-        assert "SCAN feeds" not in plan and "SCAN users" not in plan, (statement, plan)
+        sql, params = sent(app, statement, values)
+        plan = query_plan(app, sql, params)
+        assert "SCAN items" not in plan and "SCAN renewals" not in plan, (sql, plan)
+        assert "SCAN feeds" not in plan and "SCAN users" not in plan, (sql, plan)
+        assert f"INDEX {index}" in plan, (sql, plan)
     for sql in (
         "SELECT * FROM items WHERE user_id = :u AND archived = 0 ORDER BY due_date, id",
         ("SELECT max(renewals.id) FROM renewals JOIN items ON items.id = renewals.item_id "

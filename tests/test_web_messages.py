@@ -23,6 +23,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import default_exceptions
 
+import feedsvc.feed.source
 from feedsvc import feeds, items, status
 from feedsvc.web.messages import HTTP_ERRORS
 
@@ -384,7 +385,7 @@ def test_a_failure_on_our_side_is_told_in_the_readers_language(
 def test_a_calendar_that_cannot_be_built_says_so_in_the_readers_language(
         reader: Reader, monkeypatch: pytest.MonkeyPatch) -> None:
     path = urlsplit(reader.api.post("/api/v1/feeds", json={"name": "All"}).json["url"]).path
-    monkeypatch.setattr(feeds, "feed_source", failing(lambda: RuntimeError("bug")))
+    monkeypatch.setattr(feedsvc.feed.source, "read_source", failing(lambda: RuntimeError("bug")))
     code, shown = lead(Page(reader.visitor().get(path)))
     assert code == 503
     assert shown == ("The calendar is temporarily unavailable; please try again later."

@@ -14,10 +14,11 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import login_required
 from markupsafe import Markup
 
-from feedsvc import feeds, ics
+from feedsvc import feeds
 from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
+from feedsvc.feed import events
 from feedsvc.models import Feed
 from feedsvc.schemas import CATEGORIES, FeedFields
 from feedsvc.texts import DEFAULT_FEED_NAME
@@ -50,7 +51,7 @@ def shown_name(name: str) -> str:
     """A feed's name as pages show it: the one every account starts with in the reader's
     language, in the words its calendar app shows too."""
     if name == DEFAULT_FEED_NAME:
-        return ics.text(page_locale(), DEFAULT_FEED_NAME)
+        return events.text(page_locale(), DEFAULT_FEED_NAME)
     return name
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from feedsvc import carriers, feeds, ics, items, renewals
+from feedsvc import carriers, items, renewals
 from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import NotFound, ValidationFailed
+from feedsvc.feed import ics, source
 from feedsvc.models import Item, Renewal, User
 from feedsvc.status import today_in
 from feedsvc.web import Page, bp, signed_in_user
@@ -242,14 +241,17 @@ def item_calendar(item_id: int) -> Response:
     item = items.get_item(db, user, item_id)
     if item.archived:
         raise NotFound(N_("No item %(id)s."), id=item_id)
-    # A feed of the item's category, built like a subscribed one, then narrowed to the item;
-    # the events keep the UIDs they have in a subscribed feed.
-    feed = SimpleNamespace(id=f"item-{item.id}", name=item.title, categories=[item.category],
-                           reminder_events=False, show_numbers=False,
-                           updated_at=user.updated_at, version=1)
-    view = feeds.feed_view(db, feed, user, public_base_url(),  # type: ignore[arg-type]
-                           today_in(user.timezone))
-    view = dataclasses.replace(view, items=tuple(v for v in view.items if v.id == item.id))
+    # A feed of the item alone, built like a subscribed one: the events keep the UIDs they
+    # have in a subscribed feed.
+    settings = source.Settings(
+        feed_id=f"item-{item.id}", name=item.title, categories=[item.category],
+        reminder_events=False, show_numbers=False, action_links=False, secret=None,
+        feed_version=1, feed_updated_at=user.updated_at, user_id=user.id, locale=user.locale,
+        timezone=user.timezone, default_alarms=user.default_alarms, user_version=user.version,
+        user_updated_at=user.updated_at, state="")
+    view = source.feed_view(db.connection(), settings, public_base_url(),
+                            today_in(user.timezone), [item.id],
+                            secret_key=current_app.config["SECRET_KEY"])
     filename = re.sub(r"[^\w.-]+", "-", item.title, flags=re.ASCII).strip("-.") or "item"
     # The title in full for browsers that read RFC 6266's filename*, e.g. a Chinese one.
     disposition = (f'attachment; filename="{filename}.ics"; '

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedsvc import ics
+from feedsvc.feed import events
 from feedsvc.repeat import add_months
 from feedsvc.texts import DEFAULT_FEED_NAME
 
@@ -149,7 +149,7 @@ def test_first_visit_from_sign_up_to_a_rotated_calendar(new_context: Any, live_s
     page.get_by_role("navigation").get_by_role("link", name=t("Calendars")).click()
     page.wait_for_url("/calendars")
     audit.check_layout(page, "journey-calendars")
-    assert page.locator(".calendar-name").first.inner_text() == ics.text(
+    assert page.locator(".calendar-name").first.inner_text() == events.text(
         HTML_LANG[lang], DEFAULT_FEED_NAME)
     address = page.locator("textarea.feed-url").first
     old_url = address.input_value()

@@ -22,9 +22,10 @@ from sqlalchemy import event, select
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
-from feedsvc import accounts, driver, fastpath, feeds, items, renewals
+from feedsvc import accounts, feeds, items, renewals
 from feedsvc.config import normalise_database_url
-from feedsvc.db import get_engine, get_probe_engine, new_session
+from feedsvc.db import get_engine, get_feed_engine, new_session
+from feedsvc.feed import serve
 from feedsvc.models import ApiToken, Feed, Item, Renewal, User
 
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -73,31 +74,29 @@ TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 @contextmanager
 def recorded_statements(app: Flask, record: Callable[[str], None],
                         transaction_control: bool = False) -> Iterator[None]:
-    """Pass every SQL statement the app sends to ``record``: both engines' and the warm
-    path's driver-level probes; BEGIN, COMMIT and the like only with ``transaction_control``."""
+    """Pass every SQL statement the app sends to ``record``, on both its engines; BEGIN,
+    COMMIT and the like only with ``transaction_control``."""
     def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if transaction_control or statement.split(None, 1)[0].upper() not in TRANSACTION_CONTROL:
             record(statement)
 
-    engines = (get_engine(app), get_probe_engine(app))
+    engines = (get_engine(app), get_feed_engine(app))
     for engine in engines:
         event.listen(engine, "before_cursor_execute", listener)
-    driver.statement_listeners.append(record)
     try:
         yield
     finally:
         for engine in engines:
             event.remove(engine, "before_cursor_execute", listener)
-        driver.statement_listeners.remove(record)
 
 
 def route_only_client(app: Flask) -> Client:
-    """A client of the Flask app behind the feed's warm path: the route answers everything.
+    """A client of the Flask app behind the feed's fast path: the route answers everything.
 
-    The middleware outside the warm path is left out too; none of it changes a feed answer.
+    The middleware outside the fast path is left out too; none of it changes a feed answer.
     """
     layer: Any = app.wsgi_app
-    while not isinstance(layer, fastpath.FeedFastPath):
+    while not isinstance(layer, serve.FastPath):
         layer = layer.wsgi_app
     return Client(layer.wsgi_app)
 

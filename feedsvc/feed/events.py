@@ -1,99 +1,22 @@
-"""The calendar a feed serves: pure, from plain values to bytes, knowing no HTTP and no SQL.
-
-Every input that shapes the output is in ``FeedView``; nothing here reads the clock, so
-the same account gives the same bytes (stable UIDs, DTSTAMP = last change, no "now").
+"""An item's events: their words in the feed's language, their alarms, and the stored text
+made safe for the calendar. Pure, like the rest of the serialiser.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
-import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from babel.support import NullTranslations
-from icalendar import Alarm, Calendar, Component, Event, vDatetime, vDuration, vText
+from icalendar import Alarm, Event, vText
 from icalendar.enums import TRANSP
 
-from feedsvc.texts import DEFAULT_FEED_NAME, N_, catalog_digest, translations
+from feedsvc.feed.views import AlarmSpec, FeedView, ItemView, RenewalView
+from feedsvc.texts import N_, translations
 
-PRODID = "-//feedsvc//Renewal deadlines//EN"
 UID_DOMAIN = "feedsvc"
-REFRESH = dt.timedelta(hours=3)
 GRACE_ALARM_AT = "09:00"
-# Bump whenever this module would write different bytes for the same FeedView: cached
-# calendars and cached events carry it in their keys, so old bytes are never served again.
-# The calendar's words come from the compiled catalogs, so their digest is part of it.
-FORMAT_VERSION = (1, catalog_digest())
-_END = b"END:VCALENDAR\r\n"
-# RFC 5545: content lines are folded before they reach 75 octets.
-FOLD_LIMIT = 75
-
-
-@dataclass(frozen=True)
-class AlarmSpec:
-    """Fire ``days_before`` days before the due date at ``at`` (HH:MM, local time)."""
-
-    days_before: int
-    at: str
-
-
-@dataclass(frozen=True)
-class RenewalView:
-    id: int
-    renewed_on: dt.date
-    amount: str | None = None
-    currency: str | None = None
-    method: str | None = None
-    reference: str | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ItemView:
-    """One item with everything its events need."""
-
-    id: int
-    title: str
-    due_date: dt.date
-    # Identifies the current cycle: the id of the latest renewal, 0 before the first.
-    cycle: int
-    sequence: int
-    last_modified: dt.datetime
-    page_url: str
-    alarms: tuple[AlarmSpec, ...] = ()
-    # The cycle's "I renewed it" action link, in a feed that carries them.
-    renew_link: str | None = None
-    provider: str | None = None
-    phone_number: str | None = None
-    country: str | None = None
-    grace_days: int | None = None
-    price_amount: str | None = None
-    price_currency: str | None = None
-    bound_services: tuple[str, ...] = ()
-    notes: str = ""
-    url: str | None = None
-    auto_renew: bool = False
-    last_renewal: RenewalView | None = None
-    recent_renewals: tuple[RenewalView, ...] = ()
-
-
-@dataclass(frozen=True)
-class FeedView:
-    """A feed's settings and items, as the calendar shows them."""
-
-    uid: str
-    name: str
-    timezone: str
-    locale: str
-    last_modified: dt.datetime
-    reminder_events: bool = False
-    show_numbers: bool = False
-    items: tuple[ItemView, ...] = field(default_factory=tuple)
-
 
 # What RFC 5545 TEXT cannot carry: control characters other than TAB and the line feed
 # (which is escaped), and lone surrogates, which are not Unicode text at all. Line breaks of
@@ -125,7 +48,7 @@ def clean_line(value: str) -> str:
                           .replace("\t", " "))
 
 
-class _Text(vText):
+class Text(vText):
     """TEXT escaped exactly as RFC 5545 says.
 
     icalendar's own escaping first turns a literal backslash-N into a line break, which
@@ -249,15 +172,15 @@ def _all_day(uid: str, day: dt.date, summary: str, description: str, item: ItemV
         sequence=item.sequence,
         start=day,
         end=day + dt.timedelta(days=1),
-        summary=_Text(summary),
-        description=_Text(description),
+        summary=Text(summary),
+        description=Text(description),
         transparency=TRANSP.TRANSPARENT,
         url=item.page_url,
     )
 
 
 def _alarm(description: str, trigger: dt.timedelta) -> Alarm:
-    alarm = Alarm.new(description=_Text(description))
+    alarm = Alarm.new(description=Text(description))
     alarm.add("action", "DISPLAY")
     alarm.add("trigger", trigger)
     return alarm
@@ -327,134 +250,3 @@ def item_events(item: ItemView, feed: FeedView) -> list[Event]:
                                _say(words, N_("Renewed %(title)s"), title=item.title),
                                "\n".join(line for line in lines if line), item))
     return events
-
-
-@dataclass
-class EventCache:
-    """Serialised events of an earlier build, reused by ``build_calendar`` where unchanged.
-
-    ``known`` maps an item's digest (``item_digest``) to the bytes of its events. After a
-    build, ``parts`` says where each item's events sit in the body: (digest, offset, length).
-    """
-
-    known: Mapping[str, bytes] = field(default_factory=dict)
-    parts: list[tuple[str, int, int]] = field(default_factory=list)
-
-
-def version_digest(context: str, item_id: int, version: int) -> str:
-    """A digest of an item's events from its version and everything else they depend on.
-
-    ``context`` covers the feed's and owner's settings, the date window and this code
-    (``feeds.events_context``); an item's row version covers the item and its renewals.
-    """
-    return hashlib.sha256(f"{context}:{item_id}:{version}".encode()).hexdigest()[:32]
-
-
-def item_digest(item: ItemView, feed: FeedView) -> str:
-    """A digest of everything that shapes an item's events: equal digests, equal bytes."""
-    shape = (FORMAT_VERSION, feed.locale, feed.show_numbers, feed.reminder_events, item)
-    return hashlib.sha256(repr(shape).encode("utf-8", "backslashreplace")).hexdigest()[:32]
-
-
-def calendar_name(feed: FeedView) -> str:
-    """The feed's name; the name every account starts with is shown in the account's language."""
-    if feed.name == DEFAULT_FEED_NAME:
-        return text(feed.locale, DEFAULT_FEED_NAME)
-    return clean_line(feed.name)
-
-
-def _serialise_head(name: str, locale: str, timezone: str, last_modified: dt.datetime) -> bytes:
-    """The calendar's own properties, before its first event."""
-    calendar = Calendar.new(
-        prodid=PRODID,
-        calscale="GREGORIAN",
-        method="PUBLISH",
-        name=_Text(name),
-        description=_Text(text(locale, N_("Renewal deadlines with reminders ahead of each "
-                                           "due date"))),
-        last_modified=last_modified,
-    )
-    # Calendar.new() adds a random UID, which would change every build and, worse, make
-    # vdirsyncer file every event under that one UID.
-    calendar.pop("UID", None)
-    # RFC 7986 wants the parameter, which icalendar leaves out for a duration.
-    calendar.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
-    calendar.add("x-wr-timezone", _Text(clean_line(timezone)))
-    calendar.add("x-published-ttl", vDuration(REFRESH))
-    return calendar.to_ical().removesuffix(_END)
-
-
-_HEAD_PLACEHOLDER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _last_modified_line(value: dt.datetime) -> bytes:
-    return b"\r\nLAST-MODIFIED:" + vDatetime(value).to_ical() + b"\r\n"
-
-
-@functools.lru_cache(maxsize=1024)
-def _head_around_last_modified(name: str, locale: str, timezone: str) -> tuple[bytes, bytes]:
-    """The head serialised once per name, language and zone, split at its LAST-MODIFIED line.
-
-    Only LAST-MODIFIED changes from one build of a feed to the next, and serialising the
-    head anew costs as much as an item's events; the line is short, so never folded.
-    """
-    head = _serialise_head(name, locale, timezone, _HEAD_PLACEHOLDER)
-    before, after = head.split(_last_modified_line(_HEAD_PLACEHOLDER))
-    return before, after
-
-
-def _calendar_head(feed: FeedView) -> bytes:
-    before, after = _head_around_last_modified(calendar_name(feed), feed.locale, feed.timezone)
-    return before + _last_modified_line(feed.last_modified) + after
-
-
-def build_calendar(feed: FeedView, events: EventCache | None = None) -> bytes:
-    """Serialise a feed as an RFC 5545 calendar (UTF-8, CRLF, folded at 75 octets).
-
-    icalendar writes a component's properties, then its subcomponents, then its END line,
-    so the calendar's bytes are its properties, each item's events serialised on their own,
-    and END:VCALENDAR: which lets unchanged items' events come from ``events``.
-    """
-    if events is None:
-        events = EventCache()
-        order = [(item.id, "") for item in feed.items]
-    else:
-        order = [(item.id, item_digest(item, feed)) for item in feed.items]
-    return assemble_calendar(feed, order, events)
-
-
-def serialise(component: Component) -> bytes:
-    """``component.to_ical()``, byte for byte, without icalendar's folding of short lines.
-
-    icalendar folds every content line character by character, which is a fifth of its
-    time for an event although most lines are far shorter than the limit; those are left
-    as they are, and the long ones are still folded by icalendar.
-    """
-    lines = []
-    for line in component.content_lines():
-        if line:
-            data = line.encode()
-            lines.append(data if len(data) < FOLD_LIMIT else line.to_ical())
-    return b"\r\n".join(lines) + b"\r\n"
-
-
-def assemble_calendar(feed: FeedView, order: Sequence[tuple[int, str]],
-                      events: EventCache) -> bytes:
-    """The calendar of the items in ``order`` (id, digest), in that order.
-
-    An item's events come from ``events.known`` by digest when there; otherwise they are
-    serialised from ``feed.items``, which needs to hold only those items.
-    """
-    views = {item.id: item for item in feed.items}
-    chunks = [_calendar_head(feed)]
-    offset = len(chunks[0])
-    for item_id, digest in order:
-        chunk = events.known.get(digest) if digest else None
-        if chunk is None:
-            chunk = b"".join(serialise(event) for event in item_events(views[item_id], feed))
-        if digest:
-            events.parts.append((digest, offset, len(chunk)))
-        chunks.append(chunk)
-        offset += len(chunk)
-    chunks.append(_END)
-    return b"".join(chunks)

@@ -1,0 +1,113 @@
+"""Everything a feed's bytes depend on, and the one cache key derived from it.
+
+A feed's calendar is a function of:
+
+- this code and its translations (``CODE``: a digest of the package's files, so a new
+  version, or a new translation, never serves bytes an older one built);
+- the feed's and its owner's settings (``SETTINGS``: their version counters, bumped with
+  every change to what a feed shows, and the feed's secret, which the action links are
+  keyed with, so that a rotated address never serves the old address's links);
+- the owner's items and their renewals (``ITEMS``);
+- the variant asked for, the public base URL, the first day of the recent-renewals window
+  (which follows "today" in the owner's time zone) and the fingerprint of the key the
+  action links are sealed under.
+
+``Inputs.key`` digests them all; ``Inputs.context`` digests all but the items, and an
+item's events depend only on it and the item's row (``event_key``).
+
+Why ``ITEMS`` sees every committed write: items are versioned (every UPDATE bumps
+``Item.version``) and their ids are never reused, so over the owner's items
+(count, sum of versions, max id) changes on every insert, update or delete: with the same
+count, an insert raises the max id, and without inserts or deletes only versions grow.
+Renewals are only ever inserted or deleted, each time in the same transaction as an UPDATE
+of their item, so the items' aggregate covers them too (tests/test_feed_cache.py checks each
+renewal path). The key is read before anything a build reads, so a write that commits
+during a build makes the next key differ from the stored one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import String, cast, func, literal_column, select
+
+from feedsvc import actions
+from feedsvc.models import Feed, Item, User
+from feedsvc.renewals import recent_since
+
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+def _code_digest() -> str:
+    """A digest of the package's code and compiled catalogs, and of its version."""
+    digest = hashlib.sha256()
+    try:
+        digest.update(version("feedsvc").encode())
+    except PackageNotFoundError:  # a source tree that was never installed
+        pass
+    for path in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.mo")]):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+CODE = _code_digest()
+
+def _joined(*columns: Any) -> Any:
+    """Several values as one text value: one result column, the same text on every path."""
+    text: Any = None
+    for column in columns:
+        part = func.coalesce(cast(column, String), literal_column("''"))
+        text = part if text is None else text + literal_column("':'") + part
+    return text
+
+
+# What the calendar depends on of the feed's and the owner's rows, as the probe (``store``)
+# and the source query (``source``) both read it.
+SETTINGS = _joined(Feed.version, Feed.updated_at, Feed.reminder_events, Feed.show_numbers,
+                   Feed.action_links, Feed.secret, User.version, User.updated_at)
+# "count:sum of versions:max id" over the owner's items (an index-only scan).
+ITEMS = (select(_joined(func.count(Item.id), func.sum(Item.version), func.max(Item.id)))
+         .where(Item.user_id == Feed.user_id).scalar_subquery())
+
+
+def _digest(*inputs: Any) -> str:
+    return hashlib.sha256(repr(inputs).encode("utf-8", "backslashreplace")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a feed's bytes depend on, as read now."""
+
+    variant: str
+    base_url: str
+    today: dt.date
+    secret_key: str
+    settings: str
+    items: str
+
+    def _all_but_items(self) -> tuple[Any, ...]:
+        return (CODE, self.variant, self.base_url.rstrip("/"), recent_since(self.today),
+                actions.key_id(self.secret_key), self.settings)
+
+    def context(self) -> str:
+        """The digest of everything but the items, which every item's events depend on."""
+        return _digest(*self._all_but_items())
+
+    def key(self) -> str:
+        """The cache key: a digest of everything the bytes depend on."""
+        return _digest(*self._all_but_items(), self.items)
+
+    def newest_item(self) -> int:
+        """The highest item id the aggregate saw (0 for none)."""
+        return int(self.items.split(":")[2] or 0)
+
+
+def event_key(context: str, item_id: int, item_version: int) -> str:
+    """The key of an item's events: its row version and everything else they depend on."""
+    return _digest(context, item_id, item_version)[:32]

@@ -1,0 +1,139 @@
+"""The answer to a feed URL: the whole calendar, or a 304 when the app has it; never partial.
+
+Calendar apps poll every feed forever while people edit rarely, so nearly every request
+finds its calendar built: one query (``store.probe``) and a few headers. ``answer`` is the
+one function that answers: the Flask route calls it, and so does ``FastPath``, in front of
+Flask, which skips the framework's request machinery for the requests that need none of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+from flask import Flask
+from werkzeug.exceptions import SecurityError
+from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
+from werkzeug.wrappers import Request, Response
+
+from feedsvc.accounts import hash_token
+from feedsvc.db import get_feed_engine
+from feedsvc.errors import FeedsvcError, NotFound
+from feedsvc.feed import key, store
+from feedsvc.feed.build import build
+from feedsvc.feeds import TOKEN_LENGTH, not_live
+from feedsvc.headers import security_headers
+from feedsvc.status import today_in
+from feedsvc.texts import N_
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+# On every feed answer, 200 or 304.
+FEED_HEADERS = {
+    "Cache-Control": "private, max-age=0, must-revalidate",
+    "Vary": "Accept-Encoding",
+    "X-Robots-Tag": "noindex, nofollow",
+    "Referrer-Policy": "no-referrer",
+}
+# Preconditions other than If-None-Match and If-Modified-Since, and ranges: rare, and left to
+# Werkzeug's ``make_conditional`` whole.
+RARE_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE", "HTTP_IF_RANGE")
+
+
+class Answer(NamedTuple):
+    """An answer as WSGI gives it: status line, headers, body (without a body for HEAD)."""
+
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def answer(app: Flask, environ: dict[str, Any], token: str, variant: str,
+           base_url: str) -> Answer:
+    """The answer to a GET or HEAD of the feed URL ``token`` (variant "ics" or "google").
+
+    ``NotFound`` or ``Gone`` when no live feed has the token; a database error propagates.
+    """
+    if len(token) != TOKEN_LENGTH:
+        raise NotFound(N_("No such calendar."))
+    token_hash = hash_token(token)
+    with get_feed_engine(app).connect() as connection:
+        probe = store.probe(connection, token_hash, variant)
+        if probe is None:
+            raise not_live(connection, token_hash)
+        inputs = key.Inputs(variant, base_url, today_in(probe.timezone), app.config["SECRET_KEY"],
+                            probe.settings, probe.items)
+        entry = probe.cached
+        if entry is None or entry.key != inputs.key():
+            entry = build(connection, probe, inputs, token_hash)
+        if entry is None:  # deleted since the probe
+            raise not_live(connection, token_hash)
+    accepted = environ.get("HTTP_ACCEPT_ENCODING", "")
+    compressed = "gzip" in accepted and parse_accept_header(accepted)["gzip"] > 0
+    # Two encodings are two representations, so each gets its own strong validator.
+    etag = entry.etag + "-gzip" if compressed else entry.etag
+    headers = [*FEED_HEADERS.items(), ("ETag", quote_etag(etag))]
+    rare = any(name in environ for name in RARE_HEADERS)
+    if not rare and not is_resource_modified(environ, etag, last_modified=entry.last_modified):
+        return Answer("304 NOT MODIFIED", headers, b"")
+    headers += [("Last-Modified", http_date(entry.last_modified)), ("Content-Type", CONTENT_TYPE)]
+    if compressed:
+        headers += [("Content-Encoding", "gzip")]
+    body = entry.body_gzip if compressed else entry.body
+    if rare:
+        response = Response(body, headers=headers).make_conditional(environ)
+        return Answer(response.status, response.headers.to_wsgi_list(), response.get_data())
+    return Answer("200 OK", [*headers, ("Content-Length", str(len(body)))], body)
+
+
+# Feed tokens are URL-safe base64 (43 characters); anything else is the route's business.
+FEED_PATH = re.compile(r"/feeds/([A-Za-z0-9_-]{43})(/google)?\.ics")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class FastPath:
+    """WSGI middleware that answers GET and HEAD of live feeds before Flask: no request
+    context, session, routing, hooks or throttle (refusing a live feed's request would cost
+    more than answering it). Whatever it cannot answer (no live feed: 404, 410; an error)
+    goes on to the route, which answers the same way, throttled, with its error pages."""
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApp) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        # The app's security headers, but for those a feed answer sets its own way.
+        self.headers = [[(name, value) for name, value in security_headers(app, secure).items()
+                         if name not in FEED_HEADERS] for secure in (False, True)]
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+        match = FEED_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        method = environ.get("REQUEST_METHOD")
+        if match is not None and method in ("GET", "HEAD"):
+            try:
+                found = answer(self.app, environ, match[1], "google" if match[2] else "ics",
+                               self._base_url(environ))
+            except (FeedsvcError, SecurityError):  # the route answers with its error page
+                pass
+            except Exception:
+                log.warning("feed fast path failed; the route answers instead", exc_info=True)
+            else:
+                start_response(found.status, [
+                    *found.headers, *self.headers[environ.get("wsgi.url_scheme") == "https"]])
+                return [] if method == "HEAD" else [found.body]
+        return self.wsgi_app(environ, start_response)
+
+    def _base_url(self, environ: dict[str, Any]) -> str:
+        """As ``baseurl.public_base_url`` gives it inside a request; ``SecurityError`` for a
+        Host the app does not answer to, as Flask raises it for every route."""
+        request = Request(environ)
+        request.trusted_hosts = self.app.config.get("TRUSTED_HOSTS")
+        host_url = request.host_url
+        return str(self.app.config.get("FEEDSVC_BASE_URL") or host_url).rstrip("/")
+
+
+def install(app: Flask) -> None:
+    """Put the fast path in front of the app's WSGI callable."""
+    app.wsgi_app = FastPath(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -1,0 +1,199 @@
+"""What a feed's calendar is built from, read as plain rows (never changed, so no ORM).
+
+``read_source`` reads the feed and its owner, then the outline of the items it shows;
+``feed_view`` reads the items it needs in full, with their renewals, in one more statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, func, or_, select
+from sqlalchemy.orm import aliased
+
+from feedsvc import actions
+from feedsvc.feed import key
+from feedsvc.feed.events import UID_DOMAIN
+from feedsvc.feed.views import AlarmSpec, FeedView, ItemView, RenewalView
+from feedsvc.items import effective_alarms
+from feedsvc.models import Feed, Item, Renewal, User
+from feedsvc.renewals import recent_since
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a calendar shows of a feed and its owner."""
+
+    feed_id: int | str
+    name: str
+    categories: list[str] | None
+    reminder_events: bool
+    show_numbers: bool
+    action_links: bool
+    secret: str | None
+    feed_version: int
+    feed_updated_at: dt.datetime
+    user_id: int
+    locale: str
+    timezone: str
+    default_alarms: list[dict[str, Any]]
+    user_version: int
+    user_updated_at: dt.datetime
+    # What the cache key reads of them (``key.SETTINGS``).
+    state: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """A live feed's settings, and the items it shows in calendar order as (id, version)."""
+
+    settings: Settings
+    items: tuple[tuple[int, int], ...]
+    # The latest change to any item it shows.
+    changed: dt.datetime | None
+
+
+_HEAD = {"feed_id": Feed.id, "name": Feed.name, "categories": Feed.categories,
+         "reminder_events": Feed.reminder_events, "show_numbers": Feed.show_numbers,
+         "action_links": Feed.action_links, "secret": Feed.secret, "feed_version": Feed.version,
+         "feed_updated_at": Feed.updated_at, "user_id": User.id, "locale": User.locale,
+         "timezone": User.timezone, "default_alarms": User.default_alarms,
+         "user_version": User.version, "user_updated_at": User.updated_at,
+         "state": key.SETTINGS}
+HEAD = (select(*(column.label(name) for name, column in _HEAD.items()))
+        .join(User, User.id == Feed.user_id).where(Feed.token_hash == bindparam("token_hash")))
+# The owner's items in calendar order: due date, then id.
+OUTLINE = (select(Item.id, Item.version, Item.updated_at, Item.category)
+           .where(Item.user_id == bindparam("user_id"), Item.archived.is_(False))
+           .order_by(Item.due_date, Item.id))
+
+
+def read_source(connection: Connection, token_hash: str) -> Source | None:
+    """The live feed behind a token's hash, its settings and outline; None when there is none."""
+    head = connection.execute(HEAD, {"token_hash": token_hash}).first()
+    if head is None:
+        return None
+    settings = Settings(**head._asdict())
+    # A filtered feed's categories are few: comparing here is cheaper than JSON in SQL.
+    shown = [row for row in connection.execute(OUTLINE, {"user_id": settings.user_id})
+             if settings.categories is None or row.category in settings.categories]
+    return Source(settings, tuple((row.id, row.version) for row in shown),
+                  max((row.updated_at for row in shown), default=None))
+
+
+_ITEM_COLUMNS = (Item.id, Item.title, Item.due_date, Item.version, Item.updated_at, Item.alarms,
+                 Item.provider, Item.phone_number, Item.country, Item.grace_days,
+                 Item.price_amount, Item.price_currency, Item.bound_services, Item.notes,
+                 Item.url, Item.auto_renew)
+_RENEWAL_COLUMNS = (Renewal.id.label("renewal_id"), Renewal.renewed_on, Renewal.amount,
+                    Renewal.currency, Renewal.method, Renewal.reference, Renewal.note)
+
+
+def _items_shown() -> Any:
+    """Items by id, in calendar order, each with the renewals a feed shows.
+
+    An item's row comes once for each of its renewals shown (its latest, and those after
+    ``since``), by date, or once with NULL renewal columns: one statement, where reading
+    the renewals on their own would be a second. Bound: user_id, since, ids.
+    """
+    earlier = aliased(Renewal)
+    latest = (select(func.max(earlier.id)).where(earlier.item_id == Item.id)
+              .correlate(Item).scalar_subquery())
+    shown = and_(Renewal.item_id == Item.id,
+                 or_(Renewal.id == latest, Renewal.renewed_on > bindparam("since")))
+    return (select(*_ITEM_COLUMNS, *_RENEWAL_COLUMNS).outerjoin(Renewal, shown)
+            .where(Item.user_id == bindparam("user_id"), Item.archived.is_(False),
+                   Item.id.in_(bindparam("ids", expanding=True)))
+            .order_by(Item.due_date, Item.id, Renewal.renewed_on, Renewal.id))
+
+
+ITEMS = _items_shown()
+
+
+def _renewal(row: Any) -> RenewalView:
+    return RenewalView(id=row.renewal_id, renewed_on=row.renewed_on, amount=row.amount,
+                           currency=row.currency, method=row.method, reference=row.reference,
+                           note=row.note)
+
+
+def _renew_links(settings: Settings, base_url: str,
+                 secret_key: str) -> Callable[[int, dt.date], str | None]:
+    """The "I renewed it" address of an item's cycle, or None in a feed without links.
+
+    Deterministic (the same item, cycle, feed secret and key give the same token), so an
+    unchanged account still gives the same bytes; keyed with the feed's secret, so a
+    rotation kills the old links.
+    """
+    if not settings.action_links or settings.secret is None:
+        return lambda item_id, due_date: None
+    feed_id, feed_secret = int(settings.feed_id), settings.secret
+    return lambda item_id, due_date: actions.link(base_url, actions.make_token(
+        secret_key, actions.RENEW, item_id, due_date, feed_id, feed_secret))
+
+
+def _item_views(rows: list[Any], settings: Settings, base_url: str, since: dt.date,
+                secret_key: str) -> list[ItemView]:
+    """Each item of ``rows`` (one per renewal shown, as ``_items_shown`` gives them)."""
+    found: dict[int, Any] = {}
+    latest: dict[int, RenewalView] = {}
+    recent: dict[int, list[RenewalView]] = {}
+    for row in rows:
+        found.setdefault(row.id, row)
+        if row.renewal_id is not None:
+            renewal = _renewal(row)
+            if renewal.id > getattr(latest.get(row.id), "id", 0):
+                latest[row.id] = renewal
+            if renewal.renewed_on > since:
+                recent.setdefault(row.id, []).append(renewal)
+    renew_link = _renew_links(settings, base_url, secret_key)
+    settings_changed = max(settings.user_updated_at, settings.feed_updated_at)
+    # Each counter only grows, so their sum rises with every change to the event.
+    settings_sequence = settings.user_version + settings.feed_version - 2
+    views = []
+    for item in found.values():
+        last = latest.get(item.id)
+        views.append(ItemView(
+            id=item.id, title=item.title, due_date=item.due_date,
+            cycle=last.id if last else 0,
+            sequence=item.version + settings_sequence,
+            last_modified=max(item.updated_at, settings_changed),
+            page_url=f"{base_url}/items/{item.id}",
+            renew_link=renew_link(item.id, item.due_date),
+            alarms=tuple(AlarmSpec(a["days_before"], a["at"])
+                         for a in effective_alarms(item, settings)),
+            provider=item.provider, phone_number=item.phone_number, country=item.country,
+            grace_days=item.grace_days, price_amount=item.price_amount,
+            price_currency=item.price_currency, bound_services=tuple(item.bound_services),
+            notes=item.notes, url=item.url, auto_renew=item.auto_renew,
+            last_renewal=last, recent_renewals=tuple(recent.get(item.id, ()))))
+    return views
+
+
+def feed_view(connection: Connection, settings: Settings, base_url: str, today: dt.date,
+              items: Collection[int], *, secret_key: str, reminder_events: bool | None = None,
+              changed: dt.datetime | None = None) -> FeedView:
+    """The calendar of these of the owner's items, in one query whatever their number.
+
+    A build reads only the items whose events it has no copy of (the others come from an
+    earlier build), so ``changed`` gives the latest change to any item the feed shows.
+    ``secret_key`` seals the action links.
+    """
+    base_url = base_url.rstrip("/")
+    since = recent_since(today)
+    rows: list[Any] = []
+    if items:
+        rows = list(connection.execute(ITEMS, {"user_id": settings.user_id, "since": since,
+                                               "ids": sorted(items)}))
+    views = _item_views(rows, settings, base_url, since, secret_key)
+    changes = [max(settings.user_updated_at, settings.feed_updated_at),
+               *(view.last_modified for view in views), *([changed] if changed else [])]
+    return FeedView(
+        uid=f"feed-{settings.feed_id}@{UID_DOMAIN}", name=settings.name,
+        timezone=settings.timezone, locale=settings.locale,
+        last_modified=max(changes).replace(microsecond=0),
+        reminder_events=settings.reminder_events if reminder_events is None
+        else reminder_events,
+        show_numbers=settings.show_numbers, items=tuple(views))

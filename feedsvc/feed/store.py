@@ -1,0 +1,116 @@
+"""Built calendars, kept one per feed and variant in the ``feed_cache`` table, and the probe:
+the one query that reads what a feed's key is made of together with the kept calendar.
+
+An entry keeps the calendar gzipped only: every cold request writes one, and the plain copy
+would be ten times the bytes. A client that does not accept gzip gets the bytes
+decompressed on the way out (about 0.1 ms for 50 items).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import gzip
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from feedsvc import status
+from feedsvc.feed import key
+from feedsvc.models import Feed, FeedCacheEntry, User
+
+# Level 3 compresses a 50-item feed to 9 % of its size in a third of level 6's time (7 %).
+GZIP_LEVEL = 3
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A built calendar: the key it was built under, its validators, its gzipped bytes, and
+    where each item's events sit in the plain bytes, (event key, offset, length)."""
+
+    key: str
+    etag: str
+    last_modified: dt.datetime
+    body_gzip: bytes
+    parts: Any = ()
+
+    @functools.cached_property
+    def body(self) -> bytes:
+        """The calendar's plain bytes."""
+        return gzip.decompress(self.body_gzip)
+
+    def events(self) -> dict[str, bytes]:
+        """Each item's serialised events, by event key."""
+        body = self.body if self.parts else b""
+        return {event_key: body[offset:offset + length]
+                for event_key, offset, length in self.parts}
+
+
+def new_entry(cache_key: str, body: bytes, last_modified: dt.datetime,
+              parts: list[tuple[str, int, int]]) -> Entry:
+    """An entry for freshly built bytes, with its strong ETag; mtime=0: the same body always
+    compresses to the same bytes."""
+    return Entry(cache_key, hashlib.sha256(body).hexdigest()[:32], last_modified,
+                 gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0), tuple(parts))
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A feed URL's state now and its kept entry, if any."""
+
+    feed_id: int
+    timezone: str
+    settings: str
+    items: str
+    cached: Entry | None
+
+
+# The kept entry comes with its bytes even when a 304 is likely: a second query when it is
+# not would cost more than the bytes. Where its events sit is read only for a build (``load``).
+PROBE = (select(Feed.id.label("feed_id"), User.timezone, key.SETTINGS.label("settings"),
+                key.ITEMS.label("items"), FeedCacheEntry.key, FeedCacheEntry.etag,
+                FeedCacheEntry.last_modified, FeedCacheEntry.body_gzip)
+         .join(User, User.id == Feed.user_id)
+         .outerjoin(FeedCacheEntry, and_(FeedCacheEntry.feed_id == Feed.id,
+                                         FeedCacheEntry.variant == bindparam("variant")))
+         .where(Feed.token_hash == bindparam("token_hash")))
+
+
+def probe(connection: Connection, token_hash: str, variant: str) -> Probe | None:
+    """The live feed's state and kept entry; None when no live feed has this token."""
+    row = connection.execute(PROBE, {"token_hash": token_hash, "variant": variant}).first()
+    if row is None:
+        return None
+    cached = None if row.key is None else Entry(row.key, row.etag, row.last_modified,
+                                                row.body_gzip)
+    return Probe(row.feed_id, row.timezone, row.settings, row.items, cached)
+
+
+def load(connection: Connection, feed_id: int, variant: str) -> Entry | None:
+    """The feed's kept entry, with where its events sit."""
+    table = FeedCacheEntry.__table__
+    row = connection.execute(
+        select(table.c.key, table.c.etag, table.c.last_modified, table.c.body_gzip,
+               table.c.parts)
+        .where(table.c.feed_id == feed_id, table.c.variant == variant)).first()
+    return None if row is None else Entry(*row)
+
+
+_SAVED = ("key", "etag", "last_modified", "body_gzip", "parts", "built_at")
+
+
+def save(connection: Connection, feed_id: int, variant: str, entry: Entry) -> None:
+    """Keep ``entry`` over the feed's previous one."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(FeedCacheEntry)
+    statement = statement.on_conflict_do_update(
+        index_elements=[FeedCacheEntry.feed_id, FeedCacheEntry.variant],
+        set_={name: statement.excluded[name] for name in _SAVED})
+    connection.execute(statement, {
+        "feed_id": feed_id, "variant": variant, "key": entry.key, "etag": entry.etag,
+        "last_modified": entry.last_modified, "body_gzip": entry.body_gzip,
+        "parts": [list(part) for part in entry.parts], "built_at": status.utc_now()})
+    connection.commit()
