@@ -12,6 +12,8 @@ only here, and ``/_bench/variant`` tells (as JSON, per worker) what was actually
   that reached the Flask route (the fast path answers the others before Flask).
 - ``FEEDSVC_BENCH_FAST_PATH=off``: ``FastPath`` taken out of the WSGI middleware chain, so
   that the route answers every feed request.
+- ``FEEDSVC_BENCH_COPIES=off``: the worker keeps no copies of the entries it served
+  (``feedsvc.feed.store.Copies`` of size 0), so every answer reads the bytes it sends.
 - ``FEEDSVC_BENCH_BASE_URL``: becomes ``FEEDSVC_BASE_URL``, so that servers on different
   ports build the same bodies under the same cache keys.
 """
@@ -31,7 +33,7 @@ from feedsvc.accounts import hash_token
 from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_engine
 from feedsvc.feed import ics, source
-from feedsvc.feed.serve import CONTENT_TYPE, FastPath
+from feedsvc.feed.serve import CONTENT_TYPE, COPIES_KEY, FastPath
 from feedsvc.status import today_in
 
 if os.environ.get("FEEDSVC_BENCH_BASE_URL"):
@@ -97,6 +99,8 @@ def _remove_fast_path(flask_app: Flask) -> None:
 
 if os.environ.get("FEEDSVC_BENCH_FAST_PATH") == "off":
     _remove_fast_path(app)
+if os.environ.get("FEEDSVC_BENCH_COPIES") == "off":
+    app.extensions[COPIES_KEY].size = 0
 
 if VARIANT is not None:
     def _counted(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,6 +127,7 @@ def variant() -> Response:
         "variant": VARIANT, "pid": os.getpid(),
         "chain": [type(node).__name__ for node in chain],
         "fast_path_present": any(isinstance(node, FastPath) for node in chain),
+        "copies": app.extensions[COPIES_KEY].size,
         "base_url": app.config.get("FEEDSVC_BASE_URL"),
         "route_feed_requests": ROUTE_FEED_REQUESTS[0] if VARIANT is not None else None,
     })

@@ -1,4 +1,4 @@
-"""Does the feed's WSGI fast path earn its place? Both variants, in one run.
+"""Do the feed's WSGI fast path and each worker's copies earn their place? One run.
 
     .venv/bin/python benchmarks/caches.py                      # SQLite and PostgreSQL, 5 runs of 5 s
     .venv/bin/python benchmarks/caches.py --quick --db sqlite  # smoke run: 2 runs of 2 s
@@ -9,7 +9,8 @@ Variants, each its own gunicorn (``benchmarks/run.py``'s ``Server``: the reposit
 all on the same seeded database (the 1,000-item one of ``benchmarks/seed.py``):
 
 - ``all``: the service as shipped (WSGI fast path, built calendars kept in the database);
-- ``no_fast_path``: ``FastPath`` taken out of the WSGI chain: the Flask route answers.
+- ``no_fast_path``: ``FastPath`` taken out of the WSGI chain: the Flask route answers;
+- ``no_copies``: the workers keep no copies of the entries they served (``store.Copies``).
 
 ``benchmarks/app.py`` applies them from ``FEEDSVC_BENCH_*`` variables, and its
 ``/_bench/variant`` tells, per worker, what it applied; this script checks that after the
@@ -23,7 +24,7 @@ current ETag) and ``feed_cold`` (one item of every bench account edited, then ea
 feed fetched once with ``paths.lua``, for at most 3 s; "wrapped" if some were fetched
 twice). wrk runs ``-t2 -c16``.
 
-Both variants' servers are started at once, on free ports of 127.0.0.1, and stay up for
+All variants' servers are started at once, on free ports of 127.0.0.1, and stay up for
 the whole run; only one is loaded at a time, the other waits idle. Runs go turn about
 because the machine's speed drifts: run 1 of every variant, then run 2..., the order
 rotating by one variant each run. Every server is given the same public base URL
@@ -70,14 +71,16 @@ from feedsvc.db import get_engine, get_feed_engine
 
 SCENARIOS = ("baseline", "feed_200", "feed_200_gzip", "feed_304", "feed_cold")
 # name: with the fast path
-VARIANTS = {"all": True, "no_fast_path": False}
+# Each variant: (fast path, copies).
+VARIANTS = {"all": (True, True), "no_fast_path": (False, True), "no_copies": (True, False)}
 # What each cache buys: (cache, with it, without it).
-PAIRS = (("fast path", "all", "no_fast_path"),)
+PAIRS = (("fast path", "all", "no_fast_path"), ("copies", "all", "no_copies"))
 # Every server builds links (and cache keys) from this, whatever its port.
 BASE_URL = f"http://{bench.HOST}"
 ITEMS = 1_000
 DB_NAME = "feedsvc_bench_caches"
-BENCH_ENV = ("FEEDSVC_BENCH_VARIANT", "FEEDSVC_BENCH_FAST_PATH", "FEEDSVC_BENCH_BASE_URL")
+BENCH_ENV = ("FEEDSVC_BENCH_VARIANT", "FEEDSVC_BENCH_FAST_PATH", "FEEDSVC_BENCH_COPIES",
+             "FEEDSVC_BENCH_BASE_URL")
 
 
 class NotApplied(Exception):
@@ -111,8 +114,10 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def start(name: str, url: str, fixed_bytes: int, log: Path) -> bench.Server:
+    fast_path, copies = VARIANTS[name]
     values = {"FEEDSVC_BENCH_VARIANT": name, "FEEDSVC_BENCH_BASE_URL": BASE_URL,
-              "FEEDSVC_BENCH_FAST_PATH": "on" if VARIANTS[name] else "off"}
+              "FEEDSVC_BENCH_FAST_PATH": "on" if fast_path else "off",
+              "FEEDSVC_BENCH_COPIES": "on" if copies else "off"}
     with environment(values):
         return bench.Server(url, bench.free_port(), fixed_bytes, log)
 
@@ -139,7 +144,7 @@ def check(variant: Variant, moment: str) -> list[str]:
     """What does not match the variant's name, per worker (and notes that do not disqualify).
 
     Raises NotApplied on a mismatch; returns warnings."""
-    fast_path = VARIANTS[variant.name]
+    fast_path, copies = VARIANTS[variant.name]
     found = states(variant.server)
     variant.states[moment] = list(found.values())
     problems, notes = [], []
@@ -152,6 +157,8 @@ def check(variant: Variant, moment: str) -> list[str]:
         if state["fast_path_present"] != fast_path:
             problems.append(f"{where}: fast path {'not found' if fast_path else 'still there'} "
                             f"(chain {state['chain']})")
+        if (state["copies"] > 0) != copies:
+            problems.append(f"{where}: copies {state['copies']}")
         if state["base_url"] != BASE_URL:
             problems.append(f"{where}: base URL {state['base_url']!r}")
         # The warm-up fetched every bench feed: through the route exactly when there is no

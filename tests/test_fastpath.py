@@ -145,7 +145,7 @@ def built_afresh(app: Flask, route_only: Client, path: str,
 def probed_state(app: Flask, feed: dict[str, Any]) -> tuple[Any, ...]:
     """What the probe reads of the feed's state: its and its owner's settings, its items."""
     with get_feed_engine(app).connect() as connection:
-        probe = store.probe(connection, hash_token(token_of(feed)), "ics")
+        probe = store.probe(connection, hash_token(token_of(feed)), "ics", body=False)
     assert probe is not None
     return probe.settings, probe.items
 
@@ -598,3 +598,28 @@ def test_a_failing_fast_path_falls_back_to_the_route(
     assert "feed fast path failed" in caplog.text
     token = token_of(feed)
     assert token not in caplog.text and hash_token(token) not in caplog.text
+
+
+def test_a_worker_serves_its_copy_without_reading_the_bytes_again(
+        app: Flask, api: Api, feed: dict[str, Any]) -> None:
+    path = paths(feed)["feed"]
+    first = api.client.get(path)
+    with statements(app) as seen:
+        again = api.client.get(path)
+    assert again.data == first.data and len(seen) == 1
+    assert "body_gzip" not in seen[0], "the copy's ETag is current: the bytes are not read"
+    edit(api, first_item(api))
+    changed = api.client.get(path)
+    assert changed.data != first.data, "a copy is never served once its ETag is stale"
+
+
+def test_copies_keep_the_most_recently_served_urls() -> None:
+    copies = store.Copies(2)
+    entries = [store.Entry(f"key{n}", f"etag{n}", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), b"x")
+               for n in range(3)]
+    copies.put(("a", "ics"), entries[0])
+    copies.put(("b", "ics"), entries[1])
+    assert copies.get(("a", "ics")) is entries[0]  # now the most recent
+    copies.put(("c", "ics"), entries[2])
+    assert copies.get(("b", "ics")) is None
+    assert copies.get(("a", "ics")) is entries[0] and copies.get(("c", "ics")) is entries[2]

@@ -387,7 +387,7 @@ def test_an_edit_rebuilds_only_the_changed_items_events(
 
 def _probe_and_inputs(app: Flask, connection: Any, token_hash: str
                       ) -> tuple[store.Probe, key.Inputs]:
-    probe = store.probe(connection, token_hash, "ics")
+    probe = store.probe(connection, token_hash, "ics", body=True)
     assert probe is not None
     return probe, key.Inputs("ics", app.config["FEEDSVC_BASE_URL"], today_in(probe.timezone),
                              app.config["SECRET_KEY"], probe.settings, probe.items)
@@ -699,7 +699,7 @@ def test_a_builds_source_is_the_feed_its_owner_and_the_items_shown_in_order(
 
     with get_engine(app).connect() as connection:
         found = source.read_source(connection, hash_token(token_of(feed)))
-        probed = store.probe(connection, hash_token(token_of(feed)), "ics")
+        probed = store.probe(connection, hash_token(token_of(feed)), "ics", body=False)
     assert found is not None and probed is not None
     assert set(FEED_FIELDS) | set(OWNER_FIELDS) | {"state"} == {
         field.name for field in dataclasses.fields(source.Settings)}

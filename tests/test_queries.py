@@ -118,8 +118,8 @@ def test_feed_lookups_use_indexes_on_sqlite(app: Flask, api: Api, user: dict[str
     add_items(api, 3)
     token_hash = hash_token("x" * 43)
     # What every feed request reads: the feed's state and its kept calendar.
-    for variant in ("ics", "google"):
-        sql, params = sent(app, store.PROBE, {"token_hash": token_hash, "variant": variant})
+    for variant, body in (("ics", False), ("google", False), ("ics", True)):
+        sql, params = sent(app, store.PROBES[body], {"token_hash": token_hash, "variant": variant})
         plan = query_plan(app, sql, params)
         assert "SCAN" not in plan, plan
         assert "USING INDEX sqlite_autoindex_feeds" in plan, plan  # token_hash is unique

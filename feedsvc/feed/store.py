@@ -12,6 +12,8 @@ import datetime as dt
 import functools
 import gzip
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,12 +36,13 @@ class Entry:
     key: str
     etag: str
     last_modified: dt.datetime
-    body_gzip: bytes
+    body_gzip: bytes | None
     parts: Any = ()
 
     @functools.cached_property
     def body(self) -> bytes:
         """The calendar's plain bytes."""
+        assert self.body_gzip is not None, "an entry read without its bytes"
         return gzip.decompress(self.body_gzip)
 
     def events(self) -> dict[str, bytes]:
@@ -68,25 +71,57 @@ class Probe:
     cached: Entry | None
 
 
-# The kept entry comes with its bytes even when a 304 is likely: a second query when it is
-# not would cost more than the bytes. Where its events sit is read only for a build (``load``).
-PROBE = (select(Feed.id.label("feed_id"), User.timezone, key.SETTINGS.label("settings"),
-                key.ITEMS.label("items"), FeedCacheEntry.key, FeedCacheEntry.etag,
-                FeedCacheEntry.last_modified, FeedCacheEntry.body_gzip)
-         .join(User, User.id == Feed.user_id)
-         .outerjoin(FeedCacheEntry, and_(FeedCacheEntry.feed_id == Feed.id,
-                                         FeedCacheEntry.variant == bindparam("variant")))
-         .where(Feed.token_hash == bindparam("token_hash")))
+def _probe(body: bool) -> Any:
+    kept = [FeedCacheEntry.key, FeedCacheEntry.etag, FeedCacheEntry.last_modified]
+    return (select(Feed.id.label("feed_id"), User.timezone, key.SETTINGS.label("settings"),
+                   key.ITEMS.label("items"), *kept, *([FeedCacheEntry.body_gzip] if body else []))
+            .join(User, User.id == Feed.user_id)
+            .outerjoin(FeedCacheEntry, and_(FeedCacheEntry.feed_id == Feed.id,
+                                            FeedCacheEntry.variant == bindparam("variant")))
+            .where(Feed.token_hash == bindparam("token_hash")))
 
 
-def probe(connection: Connection, token_hash: str, variant: str) -> Probe | None:
-    """The live feed's state and kept entry; None when no live feed has this token."""
-    row = connection.execute(PROBE, {"token_hash": token_hash, "variant": variant}).first()
+# The kept bytes are read only when the answer is likely to need them and this worker has no
+# copy of them (``Copies``): on PostgreSQL they cost more than the rest of the query.
+PROBES = {body: _probe(body) for body in (False, True)}
+
+
+def probe(connection: Connection, token_hash: str, variant: str, body: bool) -> Probe | None:
+    """The live feed's state and kept entry (its bytes too with ``body``); None for no feed."""
+    row = connection.execute(PROBES[body], {"token_hash": token_hash, "variant": variant}).first()
     if row is None:
         return None
     cached = None if row.key is None else Entry(row.key, row.etag, row.last_modified,
-                                                row.body_gzip)
+                                                row.body_gzip if body else None)
     return Probe(row.feed_id, row.timezone, row.settings, row.items, cached)
+
+
+class Copies:
+    """The entries this worker served last, one per feed URL, at most ``size``.
+
+    A copy is served only when the probe finds its ETag (a digest of its bytes) current, so
+    it is never stale; it spares reading the bytes again, and decompressing them for a
+    client without gzip.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, url: tuple[str, str]) -> Entry | None:
+        with self.lock:
+            entry = self.entries.get(url)
+            if entry is not None:
+                self.entries.move_to_end(url)
+            return entry
+
+    def put(self, url: tuple[str, str], entry: Entry) -> None:
+        with self.lock:
+            self.entries[url] = entry
+            self.entries.move_to_end(url)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
 
 
 def load(connection: Connection, feed_id: int, variant: str) -> Entry | None:
