@@ -124,12 +124,12 @@ def test_an_unchanged_account_gives_the_same_bytes_on_every_path(
     path = path_of(feed["url"])
     first = api.client.get(path).data
     assert links(first)
-    assert api.client.get(path).data == first  # the warm path
+    assert api.client.get(path).data == first  # the fast path
     assert route_only_client(app).get(path).data == first  # the route
     empty_cache(app)
     assert route_only_client(app).get(path).data == first  # built again from nothing
     empty_cache(app)
-    assert api.client.get(path).data == first  # built again by the warm path
+    assert api.client.get(path).data == first  # built again by the fast path
     other = create_app(app.config)
     assert other.test_client().get(path).data == first  # another worker
     get_engine(other).dispose()
@@ -151,7 +151,7 @@ def test_rotating_kills_the_old_links_and_the_new_address_carries_new_ones(
     rotated = api.post(f"/api/v1/feeds/{feed['id']}/rotate").json
     assert api.client.get(path_of(feed["url"])).status_code == 410
     assert api.client.get(path_of(old_link)).status_code == 410
-    new_body = api.client.get(path_of(rotated["url"])).data  # the warm path, first
+    new_body = api.client.get(path_of(rotated["url"])).data  # the fast path, first
     [new_link] = set(links(new_body).values())
     assert new_link != old_link
     assert route_only_client(app).get(path_of(rotated["url"])).data == new_body

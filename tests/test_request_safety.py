@@ -129,7 +129,7 @@ def test_feeds_and_static_files_keep_their_own_caching(api: Api, item: dict[str,
                                                        client: Any) -> None:
     feed = api.post("/api/v1/feeds", json={"name": "All"}).json
     path = feed["url"].removeprefix("https://feeds.example.org")
-    for _ in range(2):  # built by the route, then answered by the warm path
+    for _ in range(2):  # built by the route, then answered by the fast path
         response = client.get(path)
         assert response.headers["Cache-Control"] == "private, max-age=0, must-revalidate"
         assert response.headers["Referrer-Policy"] == "no-referrer"
@@ -153,7 +153,7 @@ def test_hsts_follows_the_request_scheme(http_app: Flask) -> None:
     assert api.post("/api/v1/items", json=VALID_ITEM).status_code == 201
     url = api.post("/api/v1/feeds", json={"name": "All"}).json["url"]
     path = url.removeprefix("http://localhost")
-    # Built by the route, then from the cache by the warm path: both say it.
+    # Built by the route, then from the cache by the fast path: both say it.
     for _ in range(2):
         assert "Strict-Transport-Security" not in client.get(path).headers
         feed = client.get(path, base_url="https://localhost")
