@@ -16,10 +16,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from feedsvc import actions, channels, mail, mailtext, reminders
+from feedsvc import actions, channels, mail, mailtext, reminders, status
 from feedsvc.baseurl import mail_base_url
 from feedsvc.db import new_session
-from feedsvc.models import Delivery, SenderPass, dialect_insert
+from feedsvc.models import Channel, Delivery, SenderPass, User, dialect_insert
 from feedsvc.reminders import Outgoing, Permanent, Summary, Temporary
 from feedsvc.status import today_in
 
@@ -75,7 +75,7 @@ def _sessions(app: Flask) -> Callable[[], Session]:
 
 def run_pass(app: Flask, now: dt.datetime | None = None) -> Summary:
     """One pass of the sender at ``now`` (the current time by default), recorded."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or status.utc_now()
     settings = mail.mail_settings(app.config)
     with mail.postman(settings, mail.outbox_path(app.instance_path)) as post:
         summary = reminders.run_pass(_sessions(app), MailCourier(app, post), now)
@@ -94,9 +94,20 @@ def last_pass(session: Session) -> SenderPass | None:
     return session.get(SenderPass, 1)
 
 
+def test_channel(app: Flask, session: Session, user: User,
+                 channel_id: int) -> tuple[Channel, Delivery]:
+    """Test one of ``user``'s channels at once (``NotFound`` for another's, refused when it
+    cannot be tested yet). The test is recorded in transactions of its own, so the caller's
+    is ended first: on SQLite it holds the write lock."""
+    channel = channels.get_channel(session, user, channel_id)
+    channels.check_testable(channel)
+    session.commit()
+    return channel, send_test(app, channel.id)
+
+
 def send_test(app: Flask, channel_id: int, now: dt.datetime | None = None) -> Delivery:
     """Send a channel's test message at once; the delivery records how it went."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or status.utc_now()
     settings = mail.mail_settings(app.config)
     with mail.postman(settings, mail.outbox_path(app.instance_path)) as post:
         delivery_id = reminders.send_test(_sessions(app), channel_id, MailCourier(app, post),

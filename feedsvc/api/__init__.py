@@ -44,6 +44,15 @@ def current_user() -> User:
     return g.api_user
 
 
+def only_known_parameters(known: frozenset[str]) -> None:
+    """Refuse query parameters other than ``known``: like unknown body fields, a misspelt
+    filter must not quietly list everything."""
+    unknown = sorted(set(request.args) - known)
+    if unknown:
+        raise ValidationFailed(f"Unknown query parameter: {', '.join(unknown)}.",
+                               {name: "is not a known parameter" for name in unknown})
+
+
 def json_body() -> Any:
     """The request's JSON body: 415 for another content type, 400 when it is not JSON."""
     if request.mimetype != "application/json":
@@ -131,11 +140,7 @@ ITEM_LIST_PARAMETERS = frozenset({"category", "archived"})
 
 @bp.get("/items")
 def list_items() -> Response:
-    unknown = sorted(set(request.args) - ITEM_LIST_PARAMETERS)
-    if unknown:
-        # Like unknown body fields: a misspelt filter must not quietly list everything.
-        raise ValidationFailed(f"Unknown query parameter: {', '.join(unknown)}.",
-                               {name: "is not a known parameter" for name in unknown})
+    only_known_parameters(ITEM_LIST_PARAMETERS)
     category = request.args.get("category")
     if category is not None and category not in CATEGORIES:
         raise ValidationFailed("Unknown category.",

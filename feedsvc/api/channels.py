@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 
 from feedsvc import accountmail, channels, items, sender, status
-from feedsvc.api import bp, current_user, json_body
+from feedsvc.api import bp, current_user, json_body, only_known_parameters
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
 from feedsvc.models import Channel, Delivery
@@ -78,23 +78,14 @@ def delete_channel(channel_id: int) -> tuple[str, int]:
 
 @bp.post("/channels/<int:channel_id>/test")
 def test_channel(channel_id: int) -> Response:
-    session = get_session()
-    channel = channels.get_channel(session, current_user(), channel_id)
-    channels.check_testable(channel)
-    # The sender records the test in transactions of its own: end this one first (on SQLite
-    # it holds the write lock).
-    session.commit()
-    delivery = sender.send_test(current_app._get_current_object(),  # type: ignore[attr-defined]
-                                channel.id)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _channel, delivery = sender.test_channel(app, get_session(), current_user(), channel_id)
     return jsonify({"delivery": delivery_json(delivery)})
 
 
 @bp.get("/deliveries")
 def list_deliveries() -> Response:
-    unknown = sorted(set(request.args) - DELIVERY_LIST_PARAMETERS)
-    if unknown:
-        raise ValidationFailed(f"Unknown query parameter: {', '.join(unknown)}.",
-                               {name: "is not a known parameter" for name in unknown})
+    only_known_parameters(DELIVERY_LIST_PARAMETERS)
     session = get_session()
     user = current_user()
     item = None

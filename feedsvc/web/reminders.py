@@ -194,14 +194,8 @@ def switch_channel(channel_id: int) -> Page:
 @login_required
 def test_channel(channel_id: int) -> Page:
     """Send a test message at once and say how it went."""
-    db = get_session()
-    channel = channels.get_channel(db, signed_in_user(), channel_id)
-    channels.check_testable(channel)
-    # The sender records the test in transactions of its own: end this one first (on SQLite
-    # it holds the write lock).
-    db.commit()
-    delivery = sender.send_test(current_app._get_current_object(),  # type: ignore[attr-defined]
-                                channel.id)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    channel, delivery = sender.test_channel(app, get_session(), signed_in_user(), channel_id)
     if delivery.status == "sent":
         flash(_("Test message sent to %(address)s. Check that it arrived.",
                 address=channel.target), "success")
