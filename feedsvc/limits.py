@@ -131,8 +131,7 @@ def init_app(app: Flask) -> Limiter:
     feed_limit = limiter.shared_limit(
         FEED_LIMIT, scope="feed", key_func=_feed_token,
         error_message=N_("This calendar is being fetched too often. Try again in a minute."))
-    for endpoint in ("feed.calendar", "feed.google_calendar"):
-        _limit_view(app, endpoint, feed_limit)
+    _limit_view(app, "feed.calendar", feed_limit)
     return limiter
 
 

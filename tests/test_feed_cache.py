@@ -94,7 +94,9 @@ def reference_body(app: Flask, feed: dict[str, Any], google: bool = False) -> by
         view = source.feed_view(
             connection, found.settings, app.config["FEEDSVC_BASE_URL"],
             today_in(found.settings.timezone), [item_id for item_id, _ in found.items],
-            secret_key=app.config["SECRET_KEY"], reminder_events=True if google else None)
+            secret_key=app.config["SECRET_KEY"])
+    if google:
+        view = dataclasses.replace(view, reminder_events=True)
     return ics.build_calendar(view)
 
 
@@ -400,7 +402,7 @@ def test_a_build_that_saw_an_item_newer_than_the_probe_is_not_kept(
         probe, inputs = _probe_and_inputs(app, connection, token_hash)
         # Committed between the probe and the build's reads.
         newer = add_item(api, title="Added meanwhile")
-        entry = build.build(connection, probe, inputs, token_hash)
+        entry = build.build(connection, probe, inputs, token_hash, probe.cached)
     assert entry is not None and b"Added meanwhile" in entry.body
     assert cached_rows(app) == 0
     # Deleted again, the items' aggregate is what the probe read: a kept entry would match
@@ -417,12 +419,12 @@ def test_a_build_that_saw_nothing_newer_is_kept_and_served(
     with get_feed_engine(app).connect() as connection:
         probe, inputs = _probe_and_inputs(app, connection, token_hash)
         assert probe.cached is None
-        entry = build.build(connection, probe, inputs, token_hash)
+        entry = build.build(connection, probe, inputs, token_hash, probe.cached)
         assert entry is not None and entry.key == inputs.key()
         # An edit since the probe changes every later key: keeping the entry is harmless.
         assert api.patch(f"/api/v1/items/{item['id']}", json={"notes": "Edited."}
                          ).status_code == 200
-        again = build.build(connection, probe, inputs, token_hash)
+        again = build.build(connection, probe, inputs, token_hash, probe.cached)
         assert again is not None and b"Edited." in again.body
     assert cached_rows(app) == 1
     served, seen = statements_during(app, lambda: api.client.get(path_of(feed["url"])))
@@ -436,7 +438,7 @@ def test_a_build_of_a_feed_deleted_since_the_probe_gives_nothing(
     with get_feed_engine(app).connect() as connection:
         probe, inputs = _probe_and_inputs(app, connection, token_hash)
         assert api.delete(f"/api/v1/feeds/{feed['id']}").status_code == 204
-        assert build.build(connection, probe, inputs, token_hash) is None
+        assert build.build(connection, probe, inputs, token_hash, probe.cached) is None
     assert cached_rows(app) == 0
 
 
@@ -650,7 +652,8 @@ def test_reused_events_give_the_same_bytes_as_a_full_build(
         view = source.feed_view(connection, found.settings, app.config["FEEDSVC_BASE_URL"],
                                 today_in(found.settings.timezone),
                                 [item_id for item_id, _ in found.items],
-                                secret_key=app.config["SECRET_KEY"], reminder_events=True)
+                                secret_key=app.config["SECRET_KEY"])
+    view = dataclasses.replace(view, reminder_events=True)
     assert len(view.items) == 3
     whole = ics.build_calendar(view)
     order = [(item.id, f"events-of-{item.id}") for item in view.items]

@@ -1,9 +1,8 @@
 """A feed's calendar built from the database, reusing the events of unchanged items, and kept.
 
 A build happens once per change to what a feed shows. Only the items whose events' key
-(``key.event_key``: the item's row version and everything else its events depend on)
-is not among the kept entry's are read in full and serialised; the others' events are
-copied from the kept bytes.
+(``key.event_key``) is not among the kept entry's are read in full and serialised; the
+others' events are copied from the kept bytes.
 """
 
 from __future__ import annotations
@@ -19,10 +18,11 @@ from feedsvc.feed import ics, key, source, store
 log = logging.getLogger(__name__)
 
 
-def build(connection: Connection, probe: store.Probe, inputs: key.Inputs,
-          token_hash: str) -> store.Entry | None:
+def build(connection: Connection, probe: store.Probe, inputs: key.Inputs, token_hash: str,
+          kept: store.Entry | None) -> store.Entry | None:
     """The calendar as ``inputs`` say, kept when nothing changed since the probe; None when
-    the feed was deleted since."""
+    the feed was deleted since. ``kept``: the entry the probe found, read with its bytes
+    here when it was not."""
     found = source.read_source(connection, token_hash)
     if found is None:
         return None
@@ -31,12 +31,14 @@ def build(connection: Connection, probe: store.Probe, inputs: key.Inputs,
     context = dataclasses.replace(inputs, settings=found.settings.state).context()
     order = [(item_id, key.event_key(context, item_id, version))
              for item_id, version in found.items]
-    kept = None if probe.cached is None else store.load(connection, probe.feed_id, inputs.variant)
+    if kept is not None and kept.body_gzip is None:
+        kept = store.kept(connection, token_hash, inputs.variant)
     known = {} if kept is None else kept.events()
     missing = [item_id for item_id, event_key in order if event_key not in known]
     view = source.feed_view(connection, found.settings, inputs.base_url, inputs.today, missing,
-                            secret_key=inputs.secret_key, changed=found.changed,
-                            reminder_events=True if inputs.variant == "google" else None)
+                            secret_key=inputs.secret_key, changed=found.changed)
+    if inputs.variant == "google":  # lead events, as Google Calendar ignores alarms
+        view = dataclasses.replace(view, reminder_events=True)
     body, parts = ics.assemble(view, order, known)
     entry = store.new_entry(inputs.key(), body, view.last_modified, parts)
     if kept is not None and entry.last_modified <= kept.last_modified:

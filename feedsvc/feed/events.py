@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from typing import Any
 
 from babel.support import NullTranslations
 from icalendar import Alarm, Event, vText
@@ -26,34 +27,23 @@ GRACE_ALARM_AT = "09:00"
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ufeff]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-# Every character that one of the rules above changes: text without them (nearly all text)
-# is already clean, and one search is cheaper than the substitutions.
-_UNCLEAN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029\ud800-\udfff]")
-_UNCLEAN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ufeff\u2028\u2029\ud800-\udfff]")
 
 
 def clean_text(value: str) -> str:
     """Multi-line text as a calendar can carry it: LF line breaks, no other controls."""
-    if _UNCLEAN_TEXT.search(value) is None:
-        return value
     value = _SURROGATE.sub("\ufffd", _LINE_BREAK.sub("\n", value))
     return "\n".join(_FORBIDDEN.sub("", line) for line in value.split("\n"))
 
 
 def clean_line(value: str) -> str:
     """One-line text as a calendar can carry it: line breaks and TABs become spaces."""
-    if _UNCLEAN_LINE.search(value) is None:
-        return value
     return _FORBIDDEN.sub("", _SURROGATE.sub("\ufffd", _LINE_BREAK.sub(" ", value))
                           .replace("\t", " "))
 
 
 class Text(vText):
-    """TEXT escaped exactly as RFC 5545 says.
-
-    icalendar's own escaping first turns a literal backslash-N into a line break, which
-    would change what the user wrote ("C:\\New" would lose its backslash); this does not.
-    """
+    """TEXT escaped exactly as RFC 5545 says: icalendar's own escaping first turns a literal
+    backslash-N into a line break ("C:\\New" would lose its backslash); this does not."""
 
     def to_ical(self) -> bytes:
         escaped = (clean_text(self).replace("\\", "\\\\").replace(";", "\\;")
@@ -61,27 +51,18 @@ class Text(vText):
         return escaped.encode("utf-8")
 
 
-def _clean_item(item: ItemView) -> ItemView:
-    """The item with every stored text made safe for the calendar (see ``clean_text``)."""
-
-    def line(value: str | None) -> str | None:
-        return None if value is None else clean_line(value)
-
-    def renewal(view: RenewalView) -> RenewalView:
-        return dataclasses.replace(
-            view, amount=line(view.amount), currency=line(view.currency),
-            method=line(view.method), reference=line(view.reference), note=clean_text(view.note))
-
-    return dataclasses.replace(
-        item, title=clean_line(item.title), page_url=clean_line(item.page_url),
-        renew_link=line(item.renew_link),
-        provider=line(item.provider), phone_number=line(item.phone_number),
-        country=line(item.country), price_amount=line(item.price_amount),
-        price_currency=line(item.price_currency),
-        bound_services=tuple(clean_line(s) for s in item.bound_services),
-        notes=clean_text(item.notes), url=line(item.url),
-        last_renewal=None if item.last_renewal is None else renewal(item.last_renewal),
-        recent_renewals=tuple(renewal(r) for r in item.recent_renewals))
+def _clean(value: Any, lines: bool = False) -> Any:
+    """``value`` with every stored text in it made safe for the calendar (``clean_line``;
+    ``clean_text`` where ``lines``: notes keep their line breaks)."""
+    if isinstance(value, str):
+        return clean_text(value) if lines else clean_line(value)
+    if isinstance(value, tuple):
+        return tuple(_clean(part) for part in value)
+    if isinstance(value, (ItemView, RenewalView)):
+        return dataclasses.replace(value, **{
+            field.name: _clean(getattr(value, field.name), field.name in ("notes", "note"))
+            for field in dataclasses.fields(value)})
+    return value
 
 
 def text(locale: str, msgid: str, **values: object) -> str:
@@ -91,7 +72,6 @@ def text(locale: str, msgid: str, **values: object) -> str:
 
 
 def _say(words: NullTranslations, msgid: str, **values: object) -> str:
-    """``msgid`` in the language of ``words``, its placeholders filled with ``values``."""
     said = words.gettext(msgid)
     return said % values if values else said
 
@@ -117,33 +97,28 @@ def _money(amount: str | None, currency: str | None) -> str | None:
 
 
 def _renewal_summary(renewal: RenewalView) -> str:
-    parts = [renewal.renewed_on.isoformat()]
-    money = _money(renewal.amount, renewal.currency)
-    if money:
-        parts.append(money)
-    if renewal.method:
-        parts.append(renewal.method)
-    return " · ".join(parts)
+    parts = (renewal.renewed_on.isoformat(), _money(renewal.amount, renewal.currency),
+             renewal.method)
+    return " · ".join(part for part in parts if part)
+
+
+def _facts(words: NullTranslations, *facts: tuple[str, str | None]) -> list[str]:
+    """A line for each fact that has a value: (message id with ``%(value)s``, value)."""
+    return [_say(words, msgid, value=value) for msgid, value in facts if value]
 
 
 def item_description(item: ItemView, feed: FeedView) -> str:
     """The due event's DESCRIPTION: what a user needs to renew, one fact a line, and last
     the cycle's "I renewed it" link when the feed carries action links."""
     words = translations(feed.locale)
-    lines = [_say(words, N_("Due: %(date)s"), date=item.due_date.isoformat())]
-    if item.provider:
-        lines.append(_say(words, N_("Provider: %(value)s"), value=item.provider))
-    if item.phone_number:
-        number = item.phone_number if feed.show_numbers else mask_number(item.phone_number)
-        lines.append(_say(words, N_("Number: %(value)s"), value=number))
-    if item.country:
-        lines.append(_say(words, N_("Country: %(value)s"), value=item.country))
-    money = _money(item.price_amount, item.price_currency)
-    if money:
-        lines.append(_say(words, N_("Price: %(value)s"), value=money))
-    if item.bound_services:
-        lines.append(_say(words, N_("Bound accounts: %(value)s"),
-                          value=", ".join(item.bound_services)))
+    number = item.phone_number
+    if number and not feed.show_numbers:
+        number = mask_number(number)
+    lines = [_say(words, N_("Due: %(date)s"), date=item.due_date.isoformat()),
+             *_facts(words, (N_("Provider: %(value)s"), item.provider),
+                     (N_("Number: %(value)s"), number), (N_("Country: %(value)s"), item.country),
+                     (N_("Price: %(value)s"), _money(item.price_amount, item.price_currency)),
+                     (N_("Bound accounts: %(value)s"), ", ".join(item.bound_services)))]
     if item.grace_days:
         last_day = item.due_date + dt.timedelta(days=item.grace_days)
         lines.append(_say(words, N_("Grace period: %(days)s days (last day %(date)s)"),
@@ -151,32 +126,21 @@ def item_description(item: ItemView, feed: FeedView) -> str:
     if item.auto_renew:
         lines.append(_say(words, N_("Renews automatically: check that the charge went "
                                     "through.")))
-    if item.url:
-        lines.append(_say(words, N_("Renew at: %(value)s"), value=item.url))
-    if item.last_renewal is not None:
-        lines.append(_say(words, N_("Last renewal: %(value)s"),
-                          value=_renewal_summary(item.last_renewal)))
+    last = item.last_renewal
+    lines += _facts(words, (N_("Renew at: %(value)s"), item.url),
+                    (N_("Last renewal: %(value)s"), _renewal_summary(last) if last else None))
     if item.notes:
         lines.extend(["", item.notes, ""])
-    lines.append(_say(words, N_("Open in feedsvc: %(value)s"), value=item.page_url))
-    if item.renew_link:
-        lines.append(_say(words, N_("I renewed it: %(value)s"), value=item.renew_link))
+    lines += _facts(words, (N_("Open in feedsvc: %(value)s"), item.page_url),
+                    (N_("I renewed it: %(value)s"), item.renew_link))
     return "\n".join(lines)
 
 
 def _all_day(uid: str, day: dt.date, summary: str, description: str, item: ItemView) -> Event:
-    return Event.new(
-        uid=uid,
-        stamp=item.last_modified,
-        last_modified=item.last_modified,
-        sequence=item.sequence,
-        start=day,
-        end=day + dt.timedelta(days=1),
-        summary=Text(summary),
-        description=Text(description),
-        transparency=TRANSP.TRANSPARENT,
-        url=item.page_url,
-    )
+    return Event.new(uid=uid, stamp=item.last_modified, last_modified=item.last_modified,
+                     sequence=item.sequence, start=day, end=day + dt.timedelta(days=1),
+                     summary=Text(summary), description=Text(description),
+                     transparency=TRANSP.TRANSPARENT, url=item.page_url)
 
 
 def _alarm(description: str, trigger: dt.timedelta) -> Alarm:
@@ -186,15 +150,11 @@ def _alarm(description: str, trigger: dt.timedelta) -> Alarm:
     return alarm
 
 
-def _alarm_text(item: ItemView, days_before: int, words: NullTranslations) -> str:
-    date = item.due_date.isoformat()
-    if days_before == 0:
-        return _say(words, N_("%(title)s is due today"), title=item.title)
-    if days_before == 1:
-        return _say(words, N_("%(title)s is due tomorrow (%(date)s)"), title=item.title,
-                    date=date)
-    return _say(words, N_("%(title)s is due in %(days)s days (%(date)s)"), title=item.title,
-                days=days_before, date=date)
+def _alarm_text(item: ItemView, days: int, words: NullTranslations) -> str:
+    msgid = (N_("%(title)s is due today") if days == 0 else
+             N_("%(title)s is due tomorrow (%(date)s)") if days == 1 else
+             N_("%(title)s is due in %(days)s days (%(date)s)"))
+    return _say(words, msgid, title=item.title, days=days, date=item.due_date.isoformat())
 
 
 def _due_summary(item: ItemView, words: NullTranslations) -> str:
@@ -207,7 +167,7 @@ def _due_summary(item: ItemView, words: NullTranslations) -> str:
 def item_events(item: ItemView, feed: FeedView) -> list[Event]:
     """The due event with its alarms, the grace event, lead events and past renewals."""
     words = translations(feed.locale)
-    item = _clean_item(item)
+    item = _clean(item)
     description = item_description(item, feed)
     due = _all_day(_uid("due", item.id, item.cycle), item.due_date, _due_summary(item, words),
                    description, item)
@@ -229,23 +189,17 @@ def item_events(item: ItemView, feed: FeedView) -> list[Event]:
     if feed.reminder_events:
         for days in sorted({a.days_before for a in item.alarms if a.days_before > 0},
                            reverse=True):
-            lead = (_say(words, N_("Renew %(title)s — due tomorrow"), title=item.title)
-                    if days == 1 else
-                    _say(words, N_("Renew %(title)s — due in %(days)s days"), title=item.title,
-                         days=days))
+            lead = _say(words, N_("Renew %(title)s — due tomorrow") if days == 1 else
+                        N_("Renew %(title)s — due in %(days)s days"), title=item.title, days=days)
             events.append(_all_day(
                 _uid("lead", item.id, item.cycle, days), item.due_date - dt.timedelta(days=days),
                 lead, description, item))
 
     for renewal in item.recent_renewals:
-        lines = [_say(words, N_("Paid: %(value)s"),
-                      value=_money(renewal.amount, renewal.currency)) if renewal.amount else "",
-                 _say(words, N_("Method: %(value)s"), value=renewal.method)
-                 if renewal.method else "",
-                 _say(words, N_("Reference: %(value)s"), value=renewal.reference)
-                 if renewal.reference else "",
-                 renewal.note,
-                 _say(words, N_("Open in feedsvc: %(value)s"), value=item.page_url)]
+        lines = [*_facts(words, (N_("Paid: %(value)s"), _money(renewal.amount, renewal.currency)),
+                         (N_("Method: %(value)s"), renewal.method),
+                         (N_("Reference: %(value)s"), renewal.reference)),
+                 renewal.note, _say(words, N_("Open in feedsvc: %(value)s"), value=item.page_url)]
         events.append(_all_day(_uid("renewal", renewal.id), renewal.renewed_on,
                                _say(words, N_("Renewed %(title)s"), title=item.title),
                                "\n".join(line for line in lines if line), item))

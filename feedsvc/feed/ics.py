@@ -29,15 +29,11 @@ def calendar_name(feed: FeedView) -> str:
 
 def _head(feed: FeedView) -> bytes:
     """The calendar's own properties, before its first event."""
-    calendar = Calendar.new(
-        prodid=PRODID,
-        calscale="GREGORIAN",
-        method="PUBLISH",
-        name=Text(calendar_name(feed)),
-        description=Text(text(feed.locale, N_("Renewal deadlines with reminders ahead of "
-                                              "each due date"))),
-        last_modified=feed.last_modified,
-    )
+    description = text(feed.locale,
+                       N_("Renewal deadlines with reminders ahead of each due date"))
+    calendar = Calendar.new(prodid=PRODID, calscale="GREGORIAN", method="PUBLISH",
+                            name=Text(calendar_name(feed)), description=Text(description),
+                            last_modified=feed.last_modified)
     # Calendar.new() adds a random UID, which would change every build and, worse, make
     # vdirsyncer file every event under that one UID.
     calendar.pop("UID", None)
@@ -58,14 +54,10 @@ Parts = list[tuple[str, int, int]]
 
 def assemble(feed: FeedView, order: Sequence[tuple[int, str]],
              known: Mapping[str, bytes]) -> tuple[bytes, Parts]:
-    """The calendar of the items in ``order`` (id, key of its events), in that order, and
-    where each item's events sit in it: (key, offset, length).
-
-    icalendar writes a component's properties, then its subcomponents, then its END line,
-    so the calendar's bytes are its properties, each item's events serialised on their own,
-    and END:VCALENDAR. An item's events come from ``known`` by key when there; otherwise
-    they are serialised from ``feed.items``, which needs to hold only those items.
-    """
+    """The calendar of the items in ``order`` (id, key of its events), and where each item's
+    events sit in it: (key, offset, length). As icalendar writes a component's properties,
+    subcomponents and END line, the bytes are the head, each item's events on their own, and
+    END:VCALENDAR. Events come from ``known`` by key, or are serialised from ``feed.items``."""
     views = {item.id: item for item in feed.items}
     chunks = [_head(feed)]
     parts: Parts = []

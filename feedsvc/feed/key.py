@@ -1,28 +1,20 @@
-"""Everything a feed's bytes depend on, and the one cache key derived from it.
+"""Everything a feed's bytes depend on, and the one cache key derived from it:
 
-A feed's calendar is a function of:
-
-- this code and its translations (``CODE``: a digest of the package's files, so a new
-  version, or a new translation, never serves bytes an older one built);
-- the feed's and its owner's settings (``SETTINGS``: their version counters, bumped with
-  every change to what a feed shows, and the feed's secret, which the action links are
-  keyed with, so that a rotated address never serves the old address's links);
+- this code and its translations (``CODE``: a digest of the package's files);
+- the feed's and its owner's settings (``SETTINGS``: their version counters, bumped with every
+  change to what a feed shows, and the feed's secret, which keys the action links);
 - the owner's items and their renewals (``ITEMS``);
-- the variant asked for, the public base URL, the first day of the recent-renewals window
-  (which follows "today" in the owner's time zone) and the fingerprint of the key the
-  action links are sealed under.
+- the variant, the public base URL, the first day of the recent-renewals window (which
+  follows "today" in the owner's time zone) and the action key's fingerprint.
 
-``Inputs.key`` digests them all; ``Inputs.context`` digests all but the items, and an
-item's events depend only on it and the item's row (``event_key``).
+``Inputs.key`` digests them all; ``Inputs.context`` all but the items, and an item's events
+depend only on it and the item's row (``event_key``).
 
-Why ``ITEMS`` sees every committed write: items are versioned (every UPDATE bumps
-``Item.version``) and their ids are never reused, so over the owner's items
-(count, sum of versions, max id) changes on every insert, update or delete: with the same
-count, an insert raises the max id, and without inserts or deletes only versions grow.
-Renewals are only ever inserted or deleted, each time in the same transaction as an UPDATE
-of their item, so the items' aggregate covers them too (tests/test_feed_cache.py checks each
-renewal path). The key is read before anything a build reads, so a write that commits
-during a build makes the next key differ from the stored one.
+``ITEMS`` sees every committed write: every UPDATE of an item bumps ``Item.version`` and ids
+are never reused, so (count, sum of versions, max id) over the owner's items changes on every
+insert, update or delete. Renewals are only inserted or deleted, each in the same transaction
+as an UPDATE of their item (tests/test_feed_cache.py checks each path). The key is read before
+anything a build reads, so a write committed during a build makes the next key differ.
 """
 
 from __future__ import annotations
@@ -30,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +35,8 @@ PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def _code_digest() -> str:
-    """A digest of the package's code and compiled catalogs, and of its version."""
+    """A digest of the package's code and compiled catalogs."""
     digest = hashlib.sha256()
-    try:
-        digest.update(version("feedsvc").encode())
-    except PackageNotFoundError:  # a source tree that was never installed
-        pass
     for path in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.mo")]):
         digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
@@ -57,6 +44,7 @@ def _code_digest() -> str:
 
 
 CODE = _code_digest()
+
 
 def _joined(*columns: Any) -> Any:
     """Several values as one text value: one result column, the same text on every path."""
@@ -91,17 +79,14 @@ class Inputs:
     settings: str
     items: str
 
-    def _all_but_items(self) -> tuple[Any, ...]:
-        return (CODE, self.variant, self.base_url.rstrip("/"), recent_since(self.today),
-                actions.key_id(self.secret_key), self.settings)
-
     def context(self) -> str:
         """The digest of everything but the items, which every item's events depend on."""
-        return _digest(*self._all_but_items())
+        return _digest(CODE, self.variant, self.base_url.rstrip("/"), recent_since(self.today),
+                       actions.key_id(self.secret_key), self.settings)
 
     def key(self) -> str:
         """The cache key: a digest of everything the bytes depend on."""
-        return _digest(*self._all_but_items(), self.items)
+        return _digest(self.context(), self.items)
 
     def newest_item(self) -> int:
         """The highest item id the aggregate saw (0 for none)."""

@@ -1,9 +1,8 @@
 """The answer to a feed URL: the whole calendar, or a 304 when the app has it; never partial.
 
-Calendar apps poll every feed forever while people edit rarely, so nearly every request
-finds its calendar built: one query (``store.probe``) and a few headers. ``answer`` is the
-one function that answers: the Flask route calls it, and so does ``FastPath``, in front of
-Flask, which skips the framework's request machinery for the requests that need none of it.
+Calendar apps poll forever while people edit rarely, so nearly every request finds its
+calendar built: one query (``store.probe``) and a few headers. ``answer`` is the one function
+that answers, for the Flask route and for ``FastPath``, which skips Flask's machinery.
 """
 
 from __future__ import annotations
@@ -16,9 +15,10 @@ from typing import Any, NamedTuple
 from flask import Flask
 from werkzeug.exceptions import SecurityError
 from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
 from feedsvc.accounts import hash_token
+from feedsvc.baseurl import base_url_of
 from feedsvc.db import get_feed_engine
 from feedsvc.errors import FeedsvcError, NotFound
 from feedsvc.feed import key, store
@@ -55,11 +55,11 @@ class Answer(NamedTuple):
     body: bytes
 
 
-def answer(app: Flask, environ: dict[str, Any], token: str, variant: str,
-           base_url: str) -> Answer:
+def answer(app: Flask, environ: dict[str, Any], token: str, variant: str) -> Answer:
     """The answer to a GET or HEAD of the feed URL ``token`` (variant "ics" or "google").
 
-    ``NotFound`` or ``Gone`` when no live feed has the token; a database error propagates.
+    ``NotFound`` or ``Gone`` when no live feed has the token; ``SecurityError`` for a host
+    the app does not answer to; a database error propagates.
     """
     if len(token) != TOKEN_LENGTH:
         raise NotFound(N_("No such calendar."))
@@ -71,19 +71,19 @@ def answer(app: Flask, environ: dict[str, Any], token: str, variant: str,
         probe = store.probe(connection, token_hash, variant, copy is None and not conditional)
         if probe is None:
             raise not_live(connection, token_hash)
-        inputs = key.Inputs(variant, base_url, today_in(probe.timezone), app.config["SECRET_KEY"],
-                            probe.settings, probe.items)
-        entry = probe.cached
-        if entry is None or entry.key != inputs.key():
-            entry = build(connection, probe, inputs, token_hash)
-        elif copy is not None and copy.etag == entry.etag:
-            entry = copy
+        inputs = key.Inputs(variant, base_url_of(app.config, environ), today_in(probe.timezone),
+                            app.config["SECRET_KEY"], probe.settings, probe.items)
+        cached = probe.cached
+        # The copy is the kept entry when its bytes are: it has them, and where its events sit.
+        entry = copy if cached and copy and copy.etag == cached.etag else cached
+        if cached is None or cached.key != inputs.key():
+            entry = build(connection, probe, inputs, token_hash, entry)
         if entry is None:  # deleted since the probe
             raise not_live(connection, token_hash)
         found = _answer(environ, entry)
         if found is None:  # the bytes are needed after all (the latest kept, even newer ones)
-            entry = (store.load(connection, probe.feed_id, variant)
-                     or build(connection, probe, inputs, token_hash))
+            entry = (store.kept(connection, token_hash, variant)
+                     or build(connection, probe, inputs, token_hash, None))
             if entry is None:
                 raise not_live(connection, token_hash)
             found = _answer(environ, entry)
@@ -105,9 +105,8 @@ def _answer(environ: dict[str, Any], entry: store.Entry) -> Answer | None:
         return Answer("304 NOT MODIFIED", headers, b"")
     if entry.body_gzip is None:
         return None
-    headers += [("Last-Modified", http_date(entry.last_modified)), ("Content-Type", CONTENT_TYPE)]
-    if compressed:
-        headers += [("Content-Encoding", "gzip")]
+    headers += [("Last-Modified", http_date(entry.last_modified)), ("Content-Type", CONTENT_TYPE),
+                *([("Content-Encoding", "gzip")] if compressed else [])]
     body = entry.body_gzip if compressed else entry.body
     if rare:
         response = Response(body, headers=headers).make_conditional(environ)
@@ -139,8 +138,7 @@ class FastPath:
         method = environ.get("REQUEST_METHOD")
         if match is not None and method in ("GET", "HEAD"):
             try:
-                found = answer(self.app, environ, match[1], "google" if match[2] else "ics",
-                               self._base_url(environ))
+                found = answer(self.app, environ, match[1], "google" if match[2] else "ics")
             except (FeedsvcError, SecurityError):  # the route answers with its error page
                 pass
             except Exception:
@@ -150,14 +148,6 @@ class FastPath:
                     *found.headers, *self.headers[environ.get("wsgi.url_scheme") == "https"]])
                 return [] if method == "HEAD" else [found.body]
         return self.wsgi_app(environ, start_response)
-
-    def _base_url(self, environ: dict[str, Any]) -> str:
-        """As ``baseurl.public_base_url`` gives it inside a request; ``SecurityError`` for a
-        Host the app does not answer to, as Flask raises it for every route."""
-        request = Request(environ)
-        request.trusted_hosts = self.app.config.get("TRUSTED_HOSTS")
-        host_url = request.host_url
-        return str(self.app.config.get("FEEDSVC_BASE_URL") or host_url).rstrip("/")
 
 
 def install(app: Flask) -> None:

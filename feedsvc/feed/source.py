@@ -1,13 +1,12 @@
-"""What a feed's calendar is built from, read as plain rows (never changed, so no ORM).
-
-``read_source`` reads the feed and its owner, then the outline of the items it shows;
-``feed_view`` reads the items it needs in full, with their renewals, in one more statement.
+"""What a feed's calendar is built from, read as plain rows (never changed, so no ORM):
+``read_source`` reads the feed, its owner and the outline of the items it shows;
+``feed_view`` the items it needs in full, with their renewals, in one more statement.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,12 +92,9 @@ _RENEWAL_COLUMNS = (Renewal.id.label("renewal_id"), Renewal.renewed_on, Renewal.
 
 
 def _items_shown() -> Any:
-    """Items by id, in calendar order, each with the renewals a feed shows.
-
-    An item's row comes once for each of its renewals shown (its latest, and those after
-    ``since``), by date, or once with NULL renewal columns: one statement, where reading
-    the renewals on their own would be a second. Bound: user_id, since, ids.
-    """
+    """Items by id (bound: user_id, since, ids), in calendar order, an item's row once for
+    each renewal a feed shows (its latest, and those after ``since``) or once with NULL
+    renewal columns: one statement, where reading the renewals apart would be two."""
     earlier = aliased(Renewal)
     latest = (select(func.max(earlier.id)).where(earlier.item_id == Item.id)
               .correlate(Item).scalar_subquery())
@@ -113,25 +109,15 @@ def _items_shown() -> Any:
 ITEMS = _items_shown()
 
 
-def _renewal(row: Any) -> RenewalView:
-    return RenewalView(id=row.renewal_id, renewed_on=row.renewed_on, amount=row.amount,
-                           currency=row.currency, method=row.method, reference=row.reference,
-                           note=row.note)
-
-
-def _renew_links(settings: Settings, base_url: str,
-                 secret_key: str) -> Callable[[int, dt.date], str | None]:
-    """The "I renewed it" address of an item's cycle, or None in a feed without links.
-
-    Deterministic (the same item, cycle, feed secret and key give the same token), so an
-    unchanged account still gives the same bytes; keyed with the feed's secret, so a
-    rotation kills the old links.
-    """
+def _renew_link(settings: Settings, base_url: str, secret_key: str, item_id: int,
+                due_date: dt.date) -> str | None:
+    """The "I renewed it" address of an item's cycle, or None in a feed without links: the
+    same for the same item, cycle, feed secret and key (so the same bytes), and dead once the
+    feed's secret is rotated."""
     if not settings.action_links or settings.secret is None:
-        return lambda item_id, due_date: None
-    feed_id, feed_secret = int(settings.feed_id), settings.secret
-    return lambda item_id, due_date: actions.link(base_url, actions.make_token(
-        secret_key, actions.RENEW, item_id, due_date, feed_id, feed_secret))
+        return None
+    return actions.link(base_url, actions.make_token(
+        secret_key, actions.RENEW, item_id, due_date, int(settings.feed_id), settings.secret))
 
 
 def _item_views(rows: list[Any], settings: Settings, base_url: str, since: dt.date,
@@ -143,12 +129,12 @@ def _item_views(rows: list[Any], settings: Settings, base_url: str, since: dt.da
     for row in rows:
         found.setdefault(row.id, row)
         if row.renewal_id is not None:
-            renewal = _renewal(row)
+            renewal = RenewalView(row.renewal_id, row.renewed_on, row.amount, row.currency,
+                                  row.method, row.reference, row.note)
             if renewal.id > getattr(latest.get(row.id), "id", 0):
                 latest[row.id] = renewal
             if renewal.renewed_on > since:
                 recent.setdefault(row.id, []).append(renewal)
-    renew_link = _renew_links(settings, base_url, secret_key)
     settings_changed = max(settings.user_updated_at, settings.feed_updated_at)
     # Each counter only grows, so their sum rises with every change to the event.
     settings_sequence = settings.user_version + settings.feed_version - 2
@@ -161,7 +147,7 @@ def _item_views(rows: list[Any], settings: Settings, base_url: str, since: dt.da
             sequence=item.version + settings_sequence,
             last_modified=max(item.updated_at, settings_changed),
             page_url=f"{base_url}/items/{item.id}",
-            renew_link=renew_link(item.id, item.due_date),
+            renew_link=_renew_link(settings, base_url, secret_key, item.id, item.due_date),
             alarms=tuple(AlarmSpec(a["days_before"], a["at"])
                          for a in effective_alarms(item, settings)),
             provider=item.provider, phone_number=item.phone_number, country=item.country,
@@ -173,14 +159,11 @@ def _item_views(rows: list[Any], settings: Settings, base_url: str, since: dt.da
 
 
 def feed_view(connection: Connection, settings: Settings, base_url: str, today: dt.date,
-              items: Collection[int], *, secret_key: str, reminder_events: bool | None = None,
+              items: Collection[int], *, secret_key: str,
               changed: dt.datetime | None = None) -> FeedView:
-    """The calendar of these of the owner's items, in one query whatever their number.
-
-    A build reads only the items whose events it has no copy of (the others come from an
-    earlier build), so ``changed`` gives the latest change to any item the feed shows.
-    ``secret_key`` seals the action links.
-    """
+    """The calendar of these of the owner's items, in one query whatever their number; a
+    build reads only those it has no events of, so ``changed`` gives the latest change to any
+    item the feed shows. ``secret_key`` seals the action links."""
     base_url = base_url.rstrip("/")
     since = recent_since(today)
     rows: list[Any] = []
@@ -194,6 +177,4 @@ def feed_view(connection: Connection, settings: Settings, base_url: str, today: 
         uid=f"feed-{settings.feed_id}@{UID_DOMAIN}", name=settings.name,
         timezone=settings.timezone, locale=settings.locale,
         last_modified=max(changes).replace(microsecond=0),
-        reminder_events=settings.reminder_events if reminder_events is None
-        else reminder_events,
-        show_numbers=settings.show_numbers, items=tuple(views))
+        reminder_events=settings.reminder_events, show_numbers=settings.show_numbers, items=tuple(views))

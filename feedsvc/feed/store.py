@@ -1,9 +1,8 @@
 """Built calendars, kept one per feed and variant in the ``feed_cache`` table, and the probe:
 the one query that reads what a feed's key is made of together with the kept calendar.
 
-An entry keeps the calendar gzipped only: every cold request writes one, and the plain copy
-would be ten times the bytes. A client that does not accept gzip gets the bytes
-decompressed on the way out (about 0.1 ms for 50 items).
+An entry keeps the calendar gzipped only (every cold request writes one; the plain bytes are
+ten times as many), decompressed for a client without gzip (0.1 ms for 50 items).
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import functools
 import gzip
 import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +34,7 @@ class Entry:
     key: str
     etag: str
     last_modified: dt.datetime
-    body_gzip: bytes | None
+    body_gzip: bytes | None = None
     parts: Any = ()
 
     @functools.cached_property
@@ -72,9 +70,10 @@ class Probe:
 
 
 def _probe(body: bool) -> Any:
-    kept = [FeedCacheEntry.key, FeedCacheEntry.etag, FeedCacheEntry.last_modified]
+    kept = [FeedCacheEntry.key, FeedCacheEntry.etag, FeedCacheEntry.last_modified,
+            *([FeedCacheEntry.body_gzip, FeedCacheEntry.parts] if body else [])]
     return (select(Feed.id.label("feed_id"), User.timezone, key.SETTINGS.label("settings"),
-                   key.ITEMS.label("items"), *kept, *([FeedCacheEntry.body_gzip] if body else []))
+                   key.ITEMS.label("items"), *kept)
             .join(User, User.id == Feed.user_id)
             .outerjoin(FeedCacheEntry, and_(FeedCacheEntry.feed_id == Feed.id,
                                             FeedCacheEntry.variant == bindparam("variant")))
@@ -91,47 +90,35 @@ def probe(connection: Connection, token_hash: str, variant: str, body: bool) -> 
     row = connection.execute(PROBES[body], {"token_hash": token_hash, "variant": variant}).first()
     if row is None:
         return None
-    cached = None if row.key is None else Entry(row.key, row.etag, row.last_modified,
-                                                row.body_gzip if body else None)
+    cached = None if row.key is None else Entry(
+        row.key, row.etag, row.last_modified, *((row.body_gzip, row.parts) if body else ()))
     return Probe(row.feed_id, row.timezone, row.settings, row.items, cached)
 
 
-class Copies:
-    """The entries this worker served last, one per feed URL, at most ``size``.
+def kept(connection: Connection, token_hash: str, variant: str) -> Entry | None:
+    """The latest entry kept for the feed URL, with its bytes and where its events sit."""
+    found = probe(connection, token_hash, variant, True)
+    return None if found is None else found.cached
 
-    A copy is served only when the probe finds its ETag (a digest of its bytes) current, so
-    it is never stale; it spares reading the bytes again, and decompressing them for a
-    client without gzip.
-    """
+
+class Copies(dict[tuple[str, str], Entry]):
+    """The entries this worker served last, by feed URL, at most ``size``. A copy is served
+    only when the probe finds its ETag (a digest of its bytes) current, so it is never stale;
+    it spares reading the bytes again, decompressing them for a client without gzip, and,
+    when the feed changed, reading the events a build reuses."""
 
     def __init__(self, size: int) -> None:
+        super().__init__()
         self.size = size
-        self.entries: OrderedDict[tuple[str, str], Entry] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, url: tuple[str, str]) -> Entry | None:
-        with self.lock:
-            entry = self.entries.get(url)
-            if entry is not None:
-                self.entries.move_to_end(url)
-            return entry
-
     def put(self, url: tuple[str, str], entry: Entry) -> None:
+        """Keep ``entry`` as the newest; every answer served is put, so the oldest goes."""
         with self.lock:
-            self.entries[url] = entry
-            self.entries.move_to_end(url)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-
-def load(connection: Connection, feed_id: int, variant: str) -> Entry | None:
-    """The feed's kept entry, with where its events sit."""
-    table = FeedCacheEntry.__table__
-    row = connection.execute(
-        select(table.c.key, table.c.etag, table.c.last_modified, table.c.body_gzip,
-               table.c.parts)
-        .where(table.c.feed_id == feed_id, table.c.variant == variant)).first()
-    return None if row is None else Entry(*row)
+            self.pop(url, None)
+            self[url] = entry
+            if len(self) > self.size:
+                del self[next(iter(self))]
 
 
 _SAVED = ("key", "etag", "last_modified", "body_gzip", "parts", "built_at")

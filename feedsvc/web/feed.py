@@ -1,8 +1,6 @@
-"""The calendar feed URLs that calendar apps poll: GET and HEAD, conditional, never partial.
-
-``feedsvc.feed.serve.FastPath`` answers live feeds before Flask; the route answers the same
-way (``serve.answer``) whatever it leaves: unknown, replaced or deleted addresses, and
-errors, with the throttle (``feedsvc.limits``) and the error pages.
+"""The feed URLs calendar apps poll. ``feedsvc.feed.serve.FastPath`` answers live feeds
+before Flask; this route answers the same way (``serve.answer``) whatever it leaves (unknown,
+replaced or deleted addresses, errors), with the throttle and the error pages.
 """
 
 from __future__ import annotations
@@ -10,9 +8,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, request
+from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response
 
-from feedsvc.baseurl import public_base_url
 from feedsvc.errors import FeedsvcError, Unavailable
 from feedsvc.feed import serve
 from feedsvc.web.i18n import N_
@@ -29,23 +27,14 @@ def keep_the_address_private(response: Response) -> Response:
     return response
 
 
-@bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"])
-def calendar(token: str) -> Response:
-    """The feed as its settings say."""
-    return _answer(token, "ics")
-
-
-@bp.route("/feeds/<token>/google.ics", methods=["GET", "HEAD"])
-def google_calendar(token: str) -> Response:
-    """The same feed with lead events, for Google Calendar, which ignores alarms."""
-    return _answer(token, "google")
-
-
-def _answer(token: str, variant: str) -> Response:
-    base_url = public_base_url()
+@bp.route("/feeds/<token>.ics", methods=["GET", "HEAD"], defaults={"variant": "ics"})
+@bp.route("/feeds/<token>/google.ics", methods=["GET", "HEAD"], defaults={"variant": "google"})
+def calendar(token: str, variant: str) -> Response:
+    """The feed as its settings say; "google": with lead events, as Google Calendar ignores
+    alarms."""
     try:
-        answer = serve.answer(current_app, request.environ, token, variant, base_url)
-    except FeedsvcError:
+        answer = serve.answer(current_app, request.environ, token, variant)
+    except (FeedsvcError, SecurityError):
         raise
     except Exception:
         log.exception("feed could not be built")
