@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -102,10 +105,10 @@ def init_app(app: Flask) -> None:
     """Attach the engine and the per-request session teardown to the app."""
     engine = make_engine(app.config["FEEDSVC_DATABASE_URL"])
     app.extensions[ENGINE_KEY] = engine
-    feed_engine = make_feed_engine(app.config["FEEDSVC_DATABASE_URL"])
-    app.extensions[FEED_ENGINE_KEY] = feed_engine
+    feed = FeedConnections(make_feed_engine(app.config["FEEDSVC_DATABASE_URL"]))
+    app.extensions[FEED_ENGINE_KEY] = feed
     # Disposing of the app's engine (tests, scripts) closes the feed engine's connections too.
-    event.listen(engine, "engine_disposed", lambda _engine: feed_engine.dispose())
+    event.listen(engine, "engine_disposed", lambda _engine: feed.dispose())
     app.extensions[SESSIONMAKER_KEY] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(close_session)
 
@@ -117,7 +120,44 @@ def get_engine(app: Flask | None = None) -> Engine:
 
 def get_feed_engine(app: Flask) -> Engine:
     """The engine that answers feed URLs (``make_feed_engine``)."""
+    return app.extensions[FEED_ENGINE_KEY].engine
+
+
+def feed_connections(app: Flask) -> FeedConnections:
+    """The feed engine's kept connections (``FeedConnections``)."""
     return app.extensions[FEED_ENGINE_KEY]
+
+
+class FeedConnections:
+    """The feed engine, and each thread's connection to it, kept between the feed requests
+    the thread answers: a checkout from the pool and back would cost a tenth of a kept
+    feed's answer (``benchmarks/README.md``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.local = threading.local()
+        self.every: list[Connection] = []
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """The thread's connection, given back without a transaction; one that fails is
+        closed, and the thread's next request opens another."""
+        connection = getattr(self.local, "connection", None)
+        if connection is None or connection.closed:
+            connection = self.local.connection = self.engine.connect()
+            self.every = [*(kept for kept in self.every if not kept.closed), connection]
+        try:
+            yield connection
+            connection.rollback()
+        except BaseException:
+            connection.close()
+            raise
+
+    def dispose(self) -> None:
+        """Close every thread's connection, and the engine's pool."""
+        for connection in self.every:
+            connection.close()
+        self.engine.dispose()
 
 
 def new_session(app: Flask | None = None) -> Session:

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from feedsvc import create_app, feeds
 from feedsvc.accounts import hash_token
-from feedsvc.db import get_engine, get_feed_engine, new_session
+from feedsvc.db import feed_connections, get_engine, get_feed_engine, new_session
 from feedsvc.errors import Gone, NotFound
 from feedsvc.feed import build, ics, key, source, store
 from feedsvc.limits import LIMITER_KEY, rate_limits_on
@@ -747,3 +747,47 @@ def test_a_builds_source_has_an_empty_outline_for_a_feed_without_items(
     assert found is not None
     assert found.settings.feed_id == feed["id"] and found.settings.categories is None
     assert found.items == () and found.changed is None
+
+
+# -- kept connections ----------------------------------------------------------------------
+
+def kept_connection(app: Flask) -> Any:
+    """The connection the feed engine keeps for this thread."""
+    return feed_connections(app).local.connection
+
+
+def test_a_kept_connection_that_breaks_is_replaced(
+        app: Flask, api: Api, item: dict[str, Any], feed: dict[str, Any]) -> None:
+    path = path_of(feed["url"])
+    first = api.client.get(path)
+    broken = kept_connection(app)
+    dbapi = broken.connection.dbapi_connection
+    if get_engine(app).dialect.name == "postgresql":  # the server ends the session
+        with get_engine(app).connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({dbapi.info.backend_pid})")
+    else:
+        dbapi.close()
+    again = api.client.get(path)
+    assert again.status_code == 200 and again.data == first.data
+    assert broken.closed and kept_connection(app) is not broken
+    assert api.client.get(path).data == first.data
+
+
+def test_disposing_closes_every_threads_kept_connection(
+        app: Flask, api: Api, item: dict[str, Any], feed: dict[str, Any]) -> None:
+    path = path_of(feed["url"])
+    kept: list[Any] = []
+
+    def fetch() -> None:
+        assert app.test_client().get(path).status_code == 200
+        kept.append(kept_connection(app))
+
+    threads = [threading.Thread(target=fetch) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(connection) for connection in kept}) == 3
+    get_engine(app).dispose()
+    assert all(connection.closed for connection in kept)
+    assert api.client.get(path).status_code == 200

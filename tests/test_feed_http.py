@@ -408,7 +408,7 @@ def test_a_lost_database_is_503(monkeypatch: pytest.MonkeyPatch, api: Api,
         raise OperationalError("connect", {}, Exception("could not connect to server"))
 
     # Both the fast path and the route lose the database.
-    monkeypatch.setattr(feedsvc.feed.serve, "get_feed_engine", broken_session)
+    monkeypatch.setattr(feedsvc.feed.serve, "feed_connections", broken_session)
     response = api.client.get(path_of(feed["url"]))
     assert response.status_code == 503
     assert b"BEGIN:VCALENDAR" not in response.data

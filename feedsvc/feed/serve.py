@@ -7,6 +7,7 @@ that answers, for the Flask route and for ``FastPath``, which skips Flask's mach
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable
@@ -14,12 +15,12 @@ from typing import Any, NamedTuple
 
 from flask import Flask
 from werkzeug.exceptions import SecurityError
-from werkzeug.http import http_date, is_resource_modified, parse_accept_header, quote_etag
+from werkzeug.http import is_resource_modified, parse_accept_header, quote_etag
 from werkzeug.wrappers import Response
 
 from feedsvc.accounts import hash_token
 from feedsvc.baseurl import base_url_of
-from feedsvc.db import get_feed_engine
+from feedsvc.db import feed_connections
 from feedsvc.errors import FeedsvcError, NotFound
 from feedsvc.feed import key, store
 from feedsvc.feed.build import build
@@ -67,7 +68,7 @@ def answer(app: Flask, environ: dict[str, Any], token: str, variant: str) -> Ans
     url, copies = (token_hash, variant), app.extensions[COPIES_KEY]
     copy = copies.get(url)
     conditional = "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ
-    with get_feed_engine(app).connect() as connection:
+    with feed_connections(app).connect() as connection:
         probe = store.probe(connection, token_hash, variant, copy is None and not conditional)
         if probe is None:
             raise not_live(connection, token_hash)
@@ -80,38 +81,44 @@ def answer(app: Flask, environ: dict[str, Any], token: str, variant: str) -> Ans
             entry = build(connection, probe, inputs, token_hash, entry)
         if entry is None:  # deleted since the probe
             raise not_live(connection, token_hash)
-        found = _answer(environ, entry)
+        found = _answer(environ, entry, conditional)
         if found is None:  # the bytes are needed after all (the latest kept, even newer ones)
             entry = (store.kept(connection, token_hash, variant)
                      or build(connection, probe, inputs, token_hash, None))
             if entry is None:
                 raise not_live(connection, token_hash)
-            found = _answer(environ, entry)
+            found = _answer(environ, entry, conditional)
     if entry.body_gzip is not None:
         copies.put(url, entry)
     assert found is not None, "an entry with its bytes always has an answer"
     return found
 
 
-def _answer(environ: dict[str, Any], entry: store.Entry) -> Answer | None:
+def _answer(environ: dict[str, Any], entry: store.Entry, conditional: bool) -> Answer | None:
     """The answer with this entry; None when it needs the bytes the entry was read without."""
-    accepted = environ.get("HTTP_ACCEPT_ENCODING", "")
-    compressed = "gzip" in accepted and parse_accept_header(accepted)["gzip"] > 0
+    compressed = _gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
     # Two encodings are two representations, so each gets its own strong validator.
     etag = entry.etag + "-gzip" if compressed else entry.etag
     headers = [*FEED_HEADERS.items(), ("ETag", quote_etag(etag))]
     rare = any(name in environ for name in RARE_HEADERS)
-    if not rare and not is_resource_modified(environ, etag, last_modified=entry.last_modified):
+    if (conditional and not rare
+            and not is_resource_modified(environ, etag, last_modified=entry.last_modified)):
         return Answer("304 NOT MODIFIED", headers, b"")
     if entry.body_gzip is None:
         return None
-    headers += [("Last-Modified", http_date(entry.last_modified)), ("Content-Type", CONTENT_TYPE),
+    headers += [("Last-Modified", entry.http_date), ("Content-Type", CONTENT_TYPE),
                 *([("Content-Encoding", "gzip")] if compressed else [])]
     body = entry.body_gzip if compressed else entry.body
     if rare:
         response = Response(body, headers=headers).make_conditional(environ)
         return Answer(response.status, response.headers.to_wsgi_list(), response.get_data())
     return Answer("200 OK", [*headers, ("Content-Length", str(len(body)))], body)
+
+
+@functools.lru_cache(maxsize=64)
+def _gzip(accepted: str) -> bool:
+    """Whether an Accept-Encoding takes gzip; kept, as clients send few different ones."""
+    return "gzip" in accepted and parse_accept_header(accepted)["gzip"] > 0
 
 
 # Feed tokens are URL-safe base64 (43 characters); anything else is the route's business.

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
+from werkzeug.http import http_date
 
 from feedsvc import status
 from feedsvc.feed import key
@@ -42,6 +43,11 @@ class Entry:
         """The calendar's plain bytes."""
         assert self.body_gzip is not None, "an entry read without its bytes"
         return gzip.decompress(self.body_gzip)
+
+    @functools.cached_property
+    def http_date(self) -> str:
+        """Last-Modified as HTTP dates it."""
+        return http_date(self.last_modified)
 
     def events(self) -> dict[str, bytes]:
         """Each item's serialised events, by event key."""
