@@ -9,6 +9,7 @@ from pydantic import ConfigDict, TypeAdapter
 from sqlalchemy import (
     JSON,
     Boolean,
+    Connection,
     Date,
     DateTime,
     ForeignKey,
@@ -99,9 +100,10 @@ ALARMS: TypeAdapter[list[StoredAlarm]] = TypeAdapter(list[StoredAlarm], config=_
 NAMES: TypeAdapter[list[str]] = TypeAdapter(list[str], config=_STRICT)
 
 
-def dialect_insert(session: Session, model: Any) -> Any:
+def dialect_insert(bind: Session | Connection, model: Any) -> Any:
     """An INSERT with the database's own ON CONFLICT clauses (SQLite and PostgreSQL alike)."""
-    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    module: Any = postgresql if dialect.name == "postgresql" else sqlite
     return module.insert(model)
 
 

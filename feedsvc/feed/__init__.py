@@ -1,5 +1,3 @@
-"""A feed's calendar, from the database to the bytes a calendar app receives: ``key`` (what
-the bytes depend on, and the cache key), ``views``, ``events`` and ``ics`` (the pure
-serialiser), ``source`` (the queries), ``build``, ``store`` (the kept calendars and the probe)
-and ``serve`` (the HTTP answer, which the route and the WSGI fast path both give).
-"""
+"""A feed's calendar, from the database to the bytes a calendar app receives: what the bytes
+depend on (``key``), the pure serialiser (``views``, ``events``, ``ics``), the queries
+(``source``), the build, the kept calendars (``store``) and the HTTP answer (``serve``)."""

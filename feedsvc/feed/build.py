@@ -2,8 +2,7 @@
 
 A build happens once per change to what a feed shows. Only the items whose events' key
 (``key.event_key``) is not among the kept entry's are read in full and serialised; the
-others' events are copied from the kept bytes.
-"""
+others' events are copied from the kept bytes."""
 
 from __future__ import annotations
 
@@ -20,9 +19,8 @@ log = logging.getLogger(__name__)
 
 def build(connection: Connection, probe: store.Probe, inputs: key.Inputs, token_hash: str,
           kept: store.Entry | None) -> store.Entry | None:
-    """The calendar as ``inputs`` say, kept when nothing changed since the probe; None when
-    the feed was deleted since. ``kept``: the entry the probe found, read with its bytes
-    here when it was not."""
+    """The calendar as ``inputs`` say, kept unless something changed since the probe; None
+    when the feed is gone. ``kept``: the probe's entry (its bytes are read here if needed)."""
     found = source.read_source(connection, token_hash)
     if found is None:
         return None

@@ -1,6 +1,5 @@
 """An item's events: their words in the feed's language, their alarms, and the stored text
-made safe for the calendar. Pure, like the rest of the serialiser.
-"""
+made safe for the calendar. Pure, like the rest of the serialiser."""
 
 from __future__ import annotations
 
@@ -78,8 +77,7 @@ def _say(words: NullTranslations, msgid: str, **values: object) -> str:
 
 def mask_number(number: str) -> str:
     """Only the last four digits of a phone number: ``•••• 4567``."""
-    digits = [c for c in number if c.isdigit()]
-    return "•••• " + "".join(digits[-4:])
+    return "•••• " + "".join([c for c in number if c.isdigit()][-4:])
 
 
 def alarm_trigger(alarm: AlarmSpec) -> dt.timedelta:

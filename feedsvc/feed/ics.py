@@ -1,8 +1,6 @@
 """The calendar a feed serves: pure, from plain values to bytes, knowing no HTTP and no SQL.
-
-Every input that shapes the output is in ``FeedView``; nothing here reads the clock, so
-the same account gives the same bytes (stable UIDs, DTSTAMP = last change, no "now").
-"""
+Every input that shapes the output is in ``FeedView``; nothing here reads the clock, so the
+same account gives the same bytes (stable UIDs, DTSTAMP = last change, no "now")."""
 
 from __future__ import annotations
 
@@ -22,9 +20,8 @@ _END = b"END:VCALENDAR\r\n"
 
 def calendar_name(feed: FeedView) -> str:
     """The feed's name; the name every account starts with is shown in the account's language."""
-    if feed.name == DEFAULT_FEED_NAME:
-        return text(feed.locale, DEFAULT_FEED_NAME)
-    return clean_line(feed.name)
+    return (text(feed.locale, DEFAULT_FEED_NAME) if feed.name == DEFAULT_FEED_NAME
+            else clean_line(feed.name))
 
 
 def _head(feed: FeedView) -> bytes:

@@ -1,14 +1,10 @@
-"""Everything a feed's bytes depend on, and the one cache key derived from it:
-
-- this code and its translations (``CODE``: a digest of the package's files);
-- the feed's and its owner's settings (``SETTINGS``: their version counters, bumped with every
-  change to what a feed shows, and the feed's secret, which keys the action links);
-- the owner's items and their renewals (``ITEMS``);
-- the variant, the public base URL, the first day of the recent-renewals window (which
-  follows "today" in the owner's time zone) and the action key's fingerprint.
-
-``Inputs.key`` digests them all; ``Inputs.context`` all but the items, and an item's events
-depend only on it and the item's row (``event_key``).
+"""Everything a feed's bytes depend on, and the one cache key derived from it: this code and
+its translations (``CODE``); the feed's and its owner's settings (``SETTINGS``: their version
+counters, bumped with every change to what a feed shows, and the feed's secret, which keys
+the action links); the owner's items and renewals (``ITEMS``); the variant, the base URL, the
+first day of the recent-renewals window and the action key's fingerprint. ``Inputs.key``
+digests them all; ``Inputs.context`` all but the items, and an item's events depend only on
+it and the item's row (``event_key``).
 
 ``ITEMS`` sees every committed write: every UPDATE of an item bumps ``Item.version`` and ids
 are never reused, so (count, sum of versions, max id) over the owner's items changes on every

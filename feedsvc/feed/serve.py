@@ -33,17 +33,11 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 # On every feed answer, 200 or 304.
-FEED_HEADERS = {
-    "Cache-Control": "private, max-age=0, must-revalidate",
-    "Vary": "Accept-Encoding",
-    "X-Robots-Tag": "noindex, nofollow",
-    "Referrer-Policy": "no-referrer",
-}
-# Preconditions other than If-None-Match and If-Modified-Since, and ranges: rare, and left to
-# Werkzeug's ``make_conditional`` whole.
+FEED_HEADERS = {"Cache-Control": "private, max-age=0, must-revalidate", "Vary": "Accept-Encoding",
+                "X-Robots-Tag": "noindex, nofollow", "Referrer-Policy": "no-referrer"}
+# Other preconditions, and ranges: rare, and left to Werkzeug's ``make_conditional`` whole.
 RARE_HEADERS = ("HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE", "HTTP_RANGE", "HTTP_IF_RANGE")
-# Where the app keeps its ``store.Copies``, and how many feed URLs' answers it keeps: a copy
-# holds the gzipped bytes (9 KB for 50 items), and the plain ones once a client asked.
+# The app's ``store.Copies``, of this many URLs (9 KB gzipped for 50 items, plain if asked).
 COPIES_KEY = "feedsvc.feed_copies"
 COPIES = 256
 
@@ -57,11 +51,9 @@ class Answer(NamedTuple):
 
 
 def answer(app: Flask, environ: dict[str, Any], token: str, variant: str) -> Answer:
-    """The answer to a GET or HEAD of the feed URL ``token`` (variant "ics" or "google").
-
-    ``NotFound`` or ``Gone`` when no live feed has the token; ``SecurityError`` for a host
-    the app does not answer to; a database error propagates.
-    """
+    """The answer to a GET or HEAD of the feed URL ``token`` (variant "ics" or "google"):
+    ``NotFound`` or ``Gone`` when no live feed has it, ``SecurityError`` for a host the app
+    does not answer to; a database error propagates."""
     if len(token) != TOKEN_LENGTH:
         raise NotFound(N_("No such calendar."))
     token_hash = hash_token(token)
@@ -127,10 +119,9 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class FastPath:
-    """WSGI middleware that answers GET and HEAD of live feeds before Flask: no request
-    context, session, routing, hooks or throttle (refusing a live feed's request would cost
-    more than answering it). Whatever it cannot answer (no live feed: 404, 410; an error)
-    goes on to the route, which answers the same way, throttled, with its error pages."""
+    """WSGI middleware that answers GET and HEAD of live feeds before Flask, without its
+    machinery or the throttle (refusing a live feed's request would cost more than answering
+    it); what it cannot answer (404, 410, errors) goes on to the route, throttled."""
 
     def __init__(self, app: Flask, wsgi_app: WSGIApp) -> None:
         self.app = app

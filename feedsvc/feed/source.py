@@ -1,7 +1,6 @@
 """What a feed's calendar is built from, read as plain rows (never changed, so no ORM):
 ``read_source`` reads the feed, its owner and the outline of the items it shows;
-``feed_view`` the items it needs in full, with their renewals, in one more statement.
-"""
+``feed_view`` the items it needs in full, with their renewals, in one more statement."""
 
 from __future__ import annotations
 
@@ -91,56 +90,53 @@ _RENEWAL_COLUMNS = (Renewal.id.label("renewal_id"), Renewal.renewed_on, Renewal.
                     Renewal.currency, Renewal.method, Renewal.reference, Renewal.note)
 
 
-def _items_shown() -> Any:
-    """Items by id (bound: user_id, since, ids), in calendar order, an item's row once for
-    each renewal a feed shows (its latest, and those after ``since``) or once with NULL
-    renewal columns: one statement, where reading the renewals apart would be two."""
-    earlier = aliased(Renewal)
-    latest = (select(func.max(earlier.id)).where(earlier.item_id == Item.id)
-              .correlate(Item).scalar_subquery())
-    shown = and_(Renewal.item_id == Item.id,
-                 or_(Renewal.id == latest, Renewal.renewed_on > bindparam("since")))
-    return (select(*_ITEM_COLUMNS, *_RENEWAL_COLUMNS).outerjoin(Renewal, shown)
-            .where(Item.user_id == bindparam("user_id"), Item.archived.is_(False),
-                   Item.id.in_(bindparam("ids", expanding=True)))
-            .order_by(Item.due_date, Item.id, Renewal.renewed_on, Renewal.id))
-
-
-ITEMS = _items_shown()
+_EARLIER = aliased(Renewal)
+_LATEST = (select(func.max(_EARLIER.id)).where(_EARLIER.item_id == Item.id)
+           .correlate(Item).scalar_subquery())
+# Items by id (bound: user_id, since, ids), in calendar order, an item's row once for each
+# renewal a feed shows (its latest, and those after ``since``) or once with NULL renewal
+# columns: one statement, where reading the renewals apart would be two.
+ITEMS = (select(*_ITEM_COLUMNS, *_RENEWAL_COLUMNS)
+         .outerjoin(Renewal, and_(Renewal.item_id == Item.id, or_(
+             Renewal.id == _LATEST, Renewal.renewed_on > bindparam("since"))))
+         .where(Item.user_id == bindparam("user_id"), Item.archived.is_(False),
+                Item.id.in_(bindparam("ids", expanding=True)))
+         .order_by(Item.due_date, Item.id, Renewal.renewed_on, Renewal.id))
 
 
 def _renew_link(settings: Settings, base_url: str, secret_key: str, item_id: int,
                 due_date: dt.date) -> str | None:
-    """The "I renewed it" address of an item's cycle, or None in a feed without links: the
-    same for the same item, cycle, feed secret and key (so the same bytes), and dead once the
-    feed's secret is rotated."""
+    """The "I renewed it" address of an item's cycle (None in a feed without links): the same
+    for the same item, cycle, feed secret and key, and dead once the secret is rotated."""
     if not settings.action_links or settings.secret is None:
         return None
     return actions.link(base_url, actions.make_token(
         secret_key, actions.RENEW, item_id, due_date, int(settings.feed_id), settings.secret))
 
 
-def _item_views(rows: list[Any], settings: Settings, base_url: str, since: dt.date,
-                secret_key: str) -> list[ItemView]:
-    """Each item of ``rows`` (one per renewal shown, as ``_items_shown`` gives them)."""
+def feed_view(connection: Connection, settings: Settings, base_url: str, today: dt.date,
+              items: Collection[int], *, secret_key: str,
+              changed: dt.datetime | None = None) -> FeedView:
+    """The calendar of these of the owner's items, in one query whatever their number; a
+    build reads only those it has no events of, so ``changed`` gives the latest change to any
+    item the feed shows. ``secret_key`` seals the action links."""
+    base_url, since = base_url.rstrip("/"), recent_since(today)
     found: dict[int, Any] = {}
-    latest: dict[int, RenewalView] = {}
-    recent: dict[int, list[RenewalView]] = {}
-    for row in rows:
-        found.setdefault(row.id, row)
-        if row.renewal_id is not None:
-            renewal = RenewalView(row.renewal_id, row.renewed_on, row.amount, row.currency,
-                                  row.method, row.reference, row.note)
-            if renewal.id > getattr(latest.get(row.id), "id", 0):
-                latest[row.id] = renewal
-            if renewal.renewed_on > since:
-                recent.setdefault(row.id, []).append(renewal)
+    renewals: dict[int, list[RenewalView]] = {}
+    if items:
+        for row in connection.execute(ITEMS, {"user_id": settings.user_id, "since": since,
+                                              "ids": sorted(items)}):
+            found.setdefault(row.id, row)
+            shown = renewals.setdefault(row.id, [])
+            if row.renewal_id is not None:
+                shown.append(RenewalView(row.renewal_id, row.renewed_on, row.amount,
+                                         row.currency, row.method, row.reference, row.note))
     settings_changed = max(settings.user_updated_at, settings.feed_updated_at)
     # Each counter only grows, so their sum rises with every change to the event.
     settings_sequence = settings.user_version + settings.feed_version - 2
     views = []
     for item in found.values():
-        last = latest.get(item.id)
+        last = max(renewals[item.id], key=lambda renewal: renewal.id, default=None)
         views.append(ItemView(
             id=item.id, title=item.title, due_date=item.due_date,
             cycle=last.id if last else 0,
@@ -153,28 +149,13 @@ def _item_views(rows: list[Any], settings: Settings, base_url: str, since: dt.da
             provider=item.provider, phone_number=item.phone_number, country=item.country,
             grace_days=item.grace_days, price_amount=item.price_amount,
             price_currency=item.price_currency, bound_services=tuple(item.bound_services),
-            notes=item.notes, url=item.url, auto_renew=item.auto_renew,
-            last_renewal=last, recent_renewals=tuple(recent.get(item.id, ()))))
-    return views
-
-
-def feed_view(connection: Connection, settings: Settings, base_url: str, today: dt.date,
-              items: Collection[int], *, secret_key: str,
-              changed: dt.datetime | None = None) -> FeedView:
-    """The calendar of these of the owner's items, in one query whatever their number; a
-    build reads only those it has no events of, so ``changed`` gives the latest change to any
-    item the feed shows. ``secret_key`` seals the action links."""
-    base_url = base_url.rstrip("/")
-    since = recent_since(today)
-    rows: list[Any] = []
-    if items:
-        rows = list(connection.execute(ITEMS, {"user_id": settings.user_id, "since": since,
-                                               "ids": sorted(items)}))
-    views = _item_views(rows, settings, base_url, since, secret_key)
-    changes = [max(settings.user_updated_at, settings.feed_updated_at),
-               *(view.last_modified for view in views), *([changed] if changed else [])]
+            notes=item.notes, url=item.url, auto_renew=item.auto_renew, last_renewal=last,
+            recent_renewals=tuple(r for r in renewals[item.id] if r.renewed_on > since)))
+    changes = [settings_changed, *(view.last_modified for view in views),
+               *([changed] if changed else [])]
     return FeedView(
         uid=f"feed-{settings.feed_id}@{UID_DOMAIN}", name=settings.name,
         timezone=settings.timezone, locale=settings.locale,
         last_modified=max(changes).replace(microsecond=0),
-        reminder_events=settings.reminder_events, show_numbers=settings.show_numbers, items=tuple(views))
+        reminder_events=settings.reminder_events, show_numbers=settings.show_numbers,
+        items=tuple(views))

@@ -1,7 +1,6 @@
 """The feed URLs calendar apps poll. ``feedsvc.feed.serve.FastPath`` answers live feeds
-before Flask; this route answers the same way (``serve.answer``) whatever it leaves (unknown,
-replaced or deleted addresses, errors), with the throttle and the error pages.
-"""
+before Flask; this route answers what it leaves (unknown, replaced or deleted addresses,
+errors) the same way (``serve.answer``), with the throttle and the error pages."""
 
 from __future__ import annotations
 
