@@ -25,6 +25,8 @@ from typing import Any
 import urllib3.connection
 import urllib3.util.connection
 
+from feedsvc.texts import N_
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -32,10 +34,12 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 class Refused(OSError):
     """A host that channels may not reach; ``reason`` says why, for people."""
 
-    def __init__(self, host: str, address: str | None = None) -> None:
+    def __init__(self, host: str, address: str) -> None:
         self.host = host
-        self.reason = (f"{host} is not a public address" if address in (None, host)
-                       else f"{host} points to {address}, which is not a public address")
+        self.reason = (N_("%(host)s is not a public address.") % {"host": host}
+                       if address == host.strip("[]") else
+                       N_("%(host)s points to %(address)s, which is not a public address.")
+                       % {"host": host, "address": address})
         super().__init__(self.reason)
 
 
@@ -108,9 +112,11 @@ def check_new(host: str, port: int, allow: AllowList) -> None:
 
 @dataclass
 class Answers:
-    """The HTTP answers received inside ``guarded``, in order: (status, Retry-After)."""
+    """The HTTP answers received inside ``guarded``, in order: (status, Retry-After); and
+    the host refused, if one was."""
 
     seen: list[tuple[int, str | None]] = field(default_factory=list)
+    refused: Refused | None = None
 
     def last(self) -> tuple[int, str | None] | None:
         return self.seen[-1] if self.seen else None
@@ -128,8 +134,13 @@ def _create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> s
     if guard is None:
         return _CREATE_CONNECTION(address, *args, **kwargs)
     host, port = address
+    try:
+        found = check(host, port, guard[0])
+    except Refused as refused:
+        guard[1].refused = refused
+        raise
     failure: OSError = OSError(f"{host} has no address")
-    for *_, sockaddr in check(host, port, guard[0]):
+    for *_, sockaddr in found:
         try:
             return _CREATE_CONNECTION((sockaddr[0], port), *args, **kwargs)
         except OSError as problem:

@@ -122,12 +122,15 @@ def snooze(session: Session, item: Item, now: dt.datetime) -> dt.datetime:
 
 class Temporary(Exception):
     """The message could not go now; try again later. ``counts``: whether it says anything
-    about the channel (a mail relay that cannot be reached is the service's outage)."""
+    about the channel (a mail relay that cannot be reached is the service's outage);
+    ``retry_after``: the seconds the service asked to wait, if it did."""
 
-    def __init__(self, reason: str, counts: bool = True) -> None:
+    def __init__(self, reason: str, counts: bool = True,
+                 retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason[:200]
         self.counts = counts
+        self.retry_after = retry_after
 
 
 class Permanent(Exception):

@@ -35,4 +35,4 @@ def unseal(secret_key: str, sealed: str) -> str:
     try:
         return _fernet(secret_key).decrypt(sealed.encode("ascii")).decode()
     except (InvalidToken, UnicodeError):
-        raise Unreadable("sealed under another secret key, or altered") from None
+        raise Unreadable from None

@@ -126,9 +126,9 @@ def refused(problem: BaseException | None) -> bool:
 def test_a_connection_to_loopback_is_refused_unless_allowed(server: ThreadingHTTPServer
                                                             ) -> None:
     url = f"http://127.0.0.1:{server.server_port}/"
-    with guarded(AllowList()), pytest.raises(requests.ConnectionError) as problem:
+    with guarded(AllowList()) as answers, pytest.raises(requests.ConnectionError) as problem:
         requests.get(url, timeout=5)
-    assert refused(problem.value)
+    assert refused(problem.value) and answers.refused is not None and not answers.seen
     for setting in ("127.0.0.1", "127.0.0.0/8"):
         with guarded(AllowList.parse(setting)):
             assert requests.get(url, timeout=5).text == "ok"
