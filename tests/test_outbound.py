@@ -4,7 +4,6 @@ and again at every connection, redirects included (``feedsvc.outbound``)."""
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,6 +12,8 @@ import pytest
 import requests
 
 from feedsvc.outbound import AllowList, Refused, check, check_new, guarded, public
+
+from helpers.servers import http_server
 
 # Every one names loopback, a private network, link-local (cloud metadata), or an address
 # that is no destination at all, in one notation or another. None needs a DNS server.
@@ -106,12 +107,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[ThreadingHTTPServer]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(Handler) as httpd:
+        yield httpd
 
 
 def refused(problem: BaseException | None) -> bool:

@@ -5,10 +5,9 @@ one and a JSON webhook — with each kind of failure told apart."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,6 +16,8 @@ import pytest
 from feedsvc import push
 from feedsvc.outbound import AllowList, Refused
 from feedsvc.reminders import Permanent, Temporary
+
+from helpers.servers import http_server
 
 LOCAL = AllowList.parse("127.0.0.1")
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -103,14 +104,8 @@ class Service(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def service() -> Iterator[Any]:
-    httpd: Any = ThreadingHTTPServer(("127.0.0.1", 0), Service)
-    httpd.received, httpd.status, httpd.retry_after, httpd.delay = [], 200, None, 0.0
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with http_server(Service, received=[], status=200, retry_after=None, delay=0.0) as httpd:
+        yield httpd
 
 
 ACTIONS = [("I renewed it", "https://feeds.example.org/act/renew-token"),
