@@ -362,7 +362,10 @@ def _send(courier: Courier, outgoing: Outgoing, attempts: int
     try:
         courier(outgoing)
     except Temporary as problem:
-        retry_at = now + _wait(attempts)
+        # As long as the service asked, if it asked for longer: its 429 says when it will
+        # take messages again.
+        asked = dt.timedelta(seconds=problem.retry_after or 0)
+        retry_at = now + max(_wait(attempts), asked)
         if retry_at < outgoing.give_up_at:
             return "retrying", {"error": problem.reason, "next_attempt_at": retry_at}, None
         return "failed", {"error": problem.reason, "next_attempt_at": None}, (

@@ -206,6 +206,23 @@ def test_temporary_failures_are_retried_with_growing_waits(app: Flask, sessions:
             "sent", 3, utc("2027-03-17 01:03"))
 
 
+def test_a_wait_the_service_asked_for_is_kept_when_it_is_longer(
+        app: Flask, sessions: Any, account: dict[str, Any]) -> None:
+    add_item(app, account)
+    courier = Courier(answers=[Temporary("429", retry_after=600), Temporary("429", retry_after=5)])
+    assert run(sessions, courier, "2027-03-17 01:00") == "sent 0, retrying 1, failed 0, skipped 0"
+    # Ten minutes asked, not the first minute's wait.
+    assert run(sessions, courier, "2027-03-17 01:09:59") == \
+        "sent 0, retrying 0, failed 0, skipped 0"
+    assert run(sessions, courier, "2027-03-17 01:10") == "sent 0, retrying 1, failed 0, skipped 0"
+    # Five seconds asked, shorter than the second wait (two minutes): the wait holds.
+    assert run(sessions, courier, "2027-03-17 01:11:59") == \
+        "sent 0, retrying 0, failed 0, skipped 0"
+    assert run(sessions, courier, "2027-03-17 01:12") == "sent 1, retrying 0, failed 0, skipped 0"
+    with new_session(app) as session:
+        assert session.scalars(select(Delivery)).one().next_attempt_at is None
+
+
 def test_the_waits_grow_to_an_hour() -> None:
     assert [reminders._wait(n) for n in (1, 2, 3, 7, 8, 20)] == [
         dt.timedelta(minutes=m) for m in (1, 2, 4, 60, 60, 60)]
