@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from feedsvc.config import narrow_to_owner
 
 ENGINE_KEY = "feedsvc.engine"
-FEED_ENGINE_KEY = "feedsvc.feed_engine"
+FEED_CONNECTIONS_KEY = "feedsvc.feed_connections"
 SESSIONMAKER_KEY = "feedsvc.sessionmaker"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -106,7 +106,7 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["FEEDSVC_DATABASE_URL"])
     app.extensions[ENGINE_KEY] = engine
     feed = FeedConnections(make_feed_engine(app.config["FEEDSVC_DATABASE_URL"]))
-    app.extensions[FEED_ENGINE_KEY] = feed
+    app.extensions[FEED_CONNECTIONS_KEY] = feed
     # Disposing of the app's engine (tests, scripts) closes the feed engine's connections too.
     event.listen(engine, "engine_disposed", lambda _engine: feed.dispose())
     app.extensions[SESSIONMAKER_KEY] = sessionmaker(engine, expire_on_commit=False)
@@ -120,12 +120,12 @@ def get_engine(app: Flask | None = None) -> Engine:
 
 def get_feed_engine(app: Flask) -> Engine:
     """The engine that answers feed URLs (``make_feed_engine``)."""
-    return app.extensions[FEED_ENGINE_KEY].engine
+    return app.extensions[FEED_CONNECTIONS_KEY].engine
 
 
 def feed_connections(app: Flask) -> FeedConnections:
     """The feed engine's kept connections (``FeedConnections``)."""
-    return app.extensions[FEED_ENGINE_KEY]
+    return app.extensions[FEED_CONNECTIONS_KEY]
 
 
 class FeedConnections:
