@@ -20,13 +20,15 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from feedsvc import mail, mailtext
+from feedsvc import digests, mail, mailtext, push
 from feedsvc.accounts import check_email
 from feedsvc.baseurl import mail_base_url
 from feedsvc.errors import Conflict, Gone, NotFound, ValidationFailed
 from feedsvc.items import MAX_ID
 from feedsvc.models import Channel, Delivery, Item, User
+from feedsvc.outbound import AllowList, Refused
 from feedsvc.schemas import ChannelFields, ChannelPatch, validate
+from feedsvc.sealed import seal, unseal
 from feedsvc.texts import N_
 
 CONFIRM_FOR = dt.timedelta(days=7)
@@ -101,8 +103,6 @@ def unsubscribe(session: Session, secret_key: str, token: str) -> Channel:
 MAX_CHANNELS = 20
 # The deliveries a history shows, newest first.
 RECENT_DELIVERIES = 100
-# The kinds this version accepts; Apprise (push and chat services) comes later.
-KINDS = ("email",)
 NAME_LENGTH = 100
 
 
@@ -133,41 +133,91 @@ def _default_name(address: str) -> str:
     return address if len(address) <= NAME_LENGTH else address[:NAME_LENGTH - 1] + "…"
 
 
-def add_channel(session: Session, user: User, data: Any, now: dt.datetime) -> Channel:
-    """Validate and add an e-mail address, unconfirmed: its confirmation mail comes next
-    (``confirmation_mail``). ``Conflict`` when the user already has it."""
-    if isinstance(data, dict) and "kind" in data and data["kind"] not in KINDS:
-        raise ValidationFailed(
-            N_("This version accepts e-mail channels only (kind \"email\"); push channels "
-               "come later."), {"kind": N_("must be \"email\"")})
-    fields: ChannelFields = validate(ChannelFields, data)
+def _only(fields: ChannelFields, given: str, other: str) -> str:
+    """The one of ``address`` and ``url`` the kind takes; naming the other is refused."""
+    if getattr(fields, other) is not None:
+        raise ValidationFailed(N_("Some fields are not valid: %(names)s."),
+                               {other: N_("is not used by this kind of channel")}, names=other)
+    value = getattr(fields, given)
+    if value is None:
+        raise ValidationFailed(N_("Some fields are not valid: %(names)s."),
+                               {given: N_("is required")}, names=given)
+    return str(value)
+
+
+def _push_address(session: Session, user: User, url: str, secret_key: str,
+                  allow: AllowList) -> tuple[str, str, str]:
+    """A push channel's (masked address, sealed URL, service) once checked."""
     try:
-        address = check_email(fields.address)
-    except ValidationFailed as problem:
-        raise ValidationFailed(problem.msgid, {"address": problem.fields["email"]}) from None
+        shown = push.read(url.strip(), allow)
+    except push.BadAddress as problem:
+        raise ValidationFailed(problem.msgid, {"url": N_("is not an accepted address")},
+                               **problem.values) from None
+    except Refused as problem:
+        raise ValidationFailed(problem.reason, {"url": N_("is not a public address")}) from None
+    for sealed_url in session.scalars(select(Channel.secret).where(
+            Channel.user_id == user.id, Channel.kind == "apprise")):
+        if sealed_url and unseal(secret_key, sealed_url) == url.strip():
+            raise Conflict(N_("You already have the channel %(address)s."),
+                           {"url": N_("is already one of your channels")}, address=shown)
+    return shown, seal(secret_key, url.strip()), str(push.service_of(url.strip()))
+
+
+def add_channel(session: Session, user: User, data: Any, now: dt.datetime,
+                config: Mapping[str, Any]) -> Channel:
+    """Validate and add a channel. An e-mail address starts unconfirmed: its confirmation
+    mail comes next (``confirmation_mail``). A push channel's URL is checked now (its
+    service, and a host it may reach under ``CHANNEL_ALLOW_HOSTS``) and kept sealed with
+    ``SECRET_KEY``. ``Conflict`` when the user already has it."""
+    fields: ChannelFields = validate(ChannelFields, data)
+    secret = None
+    if fields.kind == "apprise":
+        target, secret, name = _push_address(session, user, _only(fields, "url", "address"),
+                                             str(config["SECRET_KEY"]),
+                                             config["CHANNEL_ALLOW_HOSTS"])
+    else:
+        address = _only(fields, "address", "url")
+        try:
+            target = name = check_email(address)
+        except ValidationFailed as problem:
+            raise ValidationFailed(problem.msgid, {"address": problem.fields["email"]}) from None
     taken = session.scalar(select(Channel.id).where(Channel.user_id == user.id,
                                                     Channel.kind == fields.kind,
-                                                    Channel.target == address))
+                                                    Channel.target == target))
+    if taken is not None and secret:
+        raise Conflict(N_("You already have the channel %(address)s."),
+                       {"url": N_("is already one of your channels")}, address=target)
     if taken is not None:
         raise Conflict(N_("You already have the address %(address)s."),
-                       {"address": N_("is already one of your addresses")}, address=address)
+                       {"address": N_("is already one of your addresses")}, address=target)
     count = session.scalar(select(func.count()).select_from(Channel)
                            .where(Channel.user_id == user.id))
     if (count or 0) >= MAX_CHANNELS:
-        raise Conflict(N_("You have %(count)s addresses, the most an account may have. "
+        raise Conflict(N_("You have %(count)s channels, the most an account may have. "
                           "Remove one first."), count=MAX_CHANNELS)
-    channel = Channel(user_id=user.id, kind=fields.kind, target=address,
-                      name=fields.name or _default_name(address), account=False,
-                      enabled=fields.enabled, failures=0, created_at=now)
+    channel = Channel(user_id=user.id, kind=fields.kind, target=target, secret=secret,
+                      name=fields.name or _default_name(name), account=False,
+                      # A push service answers the test button at once; nothing to confirm.
+                      verified_at=now if secret else None,
+                      enabled=fields.enabled, digest=fields.digest, failures=0, created_at=now)
     session.add(channel)
     session.flush()
     return channel
 
 
-def update_channel(session: Session, channel: Channel, changes: Any) -> Channel:
-    """Rename or switch a channel; switching a paused channel on resumes it, with its count
-    of failures back at zero."""
+def push_url(secret_key: str, channel: Channel) -> str:
+    """A push channel's whole URL, unsealed (``sealed.Unreadable`` under another key)."""
+    return unseal(secret_key, channel.secret or "")
+
+
+def update_channel(session: Session, channel: Channel, changes: Any,
+                   now: dt.datetime) -> Channel:
+    """Rename or switch a channel, or set its digest time; switching a paused channel on
+    resumes it, with its count of failures back at zero."""
     patch: ChannelPatch = validate(ChannelPatch, changes)
+    if "digest" in patch.model_fields_set and patch.digest != channel.digest:
+        channel.digest = patch.digest
+        digests.reschedule(session, channel, now)
     if "name" in patch.model_fields_set:
         channel.name = patch.name
     if "enabled" in patch.model_fields_set:

@@ -95,6 +95,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Sender address of every mail. Default: `feedsvc@` the host of `FEEDSVC_BASE_URL`, "
         "or `feedsvc@localhost` without one.",
     ),
+    Setting(
+        "FEEDSVC_CHANNEL_ALLOW_HOSTS",
+        None,
+        "Comma-separated hosts that push channels may reach although they are not public: an "
+        "IP address (just that address), a CIDR network (`192.168.1.0/24`) or a host name "
+        "(URLs that name that host), e.g. a self-hosted ntfy on the LAN. Every other "
+        "loopback, private, link-local, multicast or metadata address is refused, when a "
+        "channel is added and again at each send.",
+    ),
 )
 
 SQLITE_FILENAME = "feedsvc.sqlite3"

@@ -226,6 +226,38 @@ def reminder(facts: ReminderFacts, links: ReminderLinks, *, to: str, locale: str
                        links=links)
 
 
+@dataclass(frozen=True)
+class DigestEntry:
+    """One item of a digest, as the templates show it."""
+
+    headline: str
+    rows: list[Row]
+    links: ReminderLinks
+
+
+def digest(reminders: Sequence[tuple[ReminderFacts, ReminderLinks]], *, to: str, locale: str,
+           unsubscribe_url: str | None = None) -> Mail:
+    """Several reminders in one message (a channel's daily digest), in order; the subject
+    names the first and counts the others."""
+    with _language(locale):
+        entries = [DigestEntry(reminder_subject(facts), _rows(facts), links)
+                   for facts, links in reminders]
+        subject = ngettext("%(first)s, and %(num)d more", "%(first)s, and %(num)d more",
+                           len(entries) - 1, first=entries[0].headline)
+        return _render("digest", to, subject, unsubscribe_url, entries=entries)
+
+
+def action_labels(locale: str) -> tuple[str, str]:
+    """The two actions' labels, for a service's buttons: renewed, and remind me tomorrow."""
+    with _language(locale):
+        return _("I renewed it"), _("Remind me tomorrow")
+
+
+def message_text(message: Mail) -> str:
+    """A mail's plain text without its footer: what a push message says."""
+    return message.text.rpartition("\n-- \n")[0].strip() or message.text.strip()
+
+
 def _without_test(facts: ReminderFacts) -> ReminderFacts:
     return replace(facts, kind="alarm" if facts.days_left >= 0 else "overdue")
 

@@ -303,11 +303,13 @@ class FeedCacheEntry(Base):
 
 
 class Channel(Base):
-    """Where reminders go: an e-mail address (``kind`` "email"), later push services too.
+    """Where reminders go: an e-mail address (``kind`` "email") or a push or chat service's
+    Apprise URL (``kind`` "apprise").
 
     The account's own address is its first channel (``account``). Nothing but a
-    confirmation goes to an address before it is confirmed (``verified_at``). After
-    ``PAUSE_AFTER`` failed deliveries in a row a channel is paused, with the reason.
+    confirmation goes to an address before it is confirmed (``verified_at``); a push channel
+    is checked when it is added instead. After ``PAUSE_AFTER`` failed deliveries in a row a
+    channel is paused, with the reason.
     """
 
     __tablename__ = "channels"
@@ -317,13 +319,17 @@ class Channel(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(100))
-    # The e-mail address (lower-cased).
+    # The e-mail address (lower-cased), or the Apprise URL with its secrets masked.
     target: Mapped[str] = mapped_column(String(2000))
+    # The whole Apprise URL, sealed (``feedsvc.sealed``): a dump alone reveals no secret.
+    secret: Mapped[str | None] = mapped_column(Text)
     account: Mapped[bool] = mapped_column(Boolean, default=False)
     verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # "HH:MM" for one message a day at that local time; None sends each reminder at once.
     digest: Mapped[str | None] = mapped_column(String(5))
+    # The local day of the last digest a sender took on: one a day, however many senders.
+    digest_day: Mapped[dt.date | None] = mapped_column(Date)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     pause_reason: Mapped[str | None] = mapped_column(String(200))

@@ -67,7 +67,8 @@ class AllowList:
             name = _host_name(entry)
             label = name.replace("-", "").replace(".", "")
             if "/" in entry or ":" in entry or not label.isalnum() or label.isdigit():
-                raise ValueError(f"not an address, a network or a host name: {entry!r}")
+                raise ValueError("FEEDSVC_CHANNEL_ALLOW_HOSTS: not an address, a network or a "
+                                 f"host name: {entry!r}")
             hosts.add(name)
         return cls(tuple(networks), frozenset(hosts))
 

@@ -68,12 +68,29 @@ def read(url: str, allow: outbound.AllowList) -> str:
         raise BadAddress(N_("This is not a valid %(service)s address."), service=service)
     if url.partition("://")[0].lower() in _CHOSEN_HOST and getattr(plugin, "mode", "") != "cloud":
         outbound.check_new(plugin.host, plugin.port or (443 if plugin.secure else 80), allow)
-    return str(plugin.url(privacy=True))
+    return _masked(str(plugin.url(privacy=True)))
+
+
+def _masked(url: str) -> str:
+    """Apprise's masked address without its options; an ntfy topic is masked too, as anyone
+    who knows a topic on a public server can read it."""
+    url = url.partition("?")[0].rstrip("/")
+    if service_of(url) != "ntfy":
+        return url
+    scheme, _, rest = url.partition("://")
+    host, *topics = rest.split("/")
+    return "/".join([f"{scheme}://{host}",
+                     *(f"{t[0]}...{t[-1]}" if len(t) > 2 else "****" for t in topics)])
+
+
+def has_buttons(url: str) -> bool:
+    """Whether the service shows action buttons (ntfy); elsewhere links go in the text."""
+    return service_of(url) == "ntfy"
 
 
 def _with_actions(url: str, actions: Sequence[tuple[str, str]]) -> str:
     """ntfy's address with its action buttons ("view" actions: label, link)."""
-    if not actions or service_of(url) != "ntfy":
+    if not actions or not has_buttons(url):
         return url
     buttons = "; ".join(f"view, {label.replace(',', ' ').replace(';', ' ')}, {link}, clear=true"
                         for label, link in actions)

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from feedsvc import digests
 from feedsvc.models import Channel, Delivery, Item, Snooze, User, dialect_insert
 
 PAUSE_AFTER = 5  # failed deliveries in a row that pause a channel
@@ -143,7 +144,8 @@ class Permanent(Exception):
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message for the courier: the delivery, where it goes, and what it is about."""
+    """One message for the courier: the delivery, where it goes, and what it is about; a
+    digest is about several items (``digest``: each reminder's kind and item, in order)."""
 
     delivery_id: int
     kind: str
@@ -154,6 +156,7 @@ class Outgoing:
     now: dt.datetime
     # When a temporary failure stops being retried.
     give_up_at: dt.datetime
+    digest: tuple[tuple[str, Item], ...] = ()
 
 
 Courier = Callable[[Outgoing], None]
@@ -241,7 +244,10 @@ def _claim_due_items(session: Session, now: dt.datetime, claim: _Claim,
                 row = {"user_id": item.user_id, "channel_id": channel.id, "item_id": item.id,
                        "kind": moment.kind, "due_date": item.due_date,
                        "planned_at": moment.at, "attempts": 0, "created_at": now}
-                if moment is latest:
+                if moment is latest and channel.digest is not None:
+                    rows.append({**row, "status": digests.WAITING, "next_attempt_at":
+                                 digests.next_time(channel.digest, user.timezone, moment.at)})
+                elif moment is latest:
                     rows.append({**row, "status": "sending", "claimed_by": claim.id,
                                  "lease_until": now + LEASE})
                 else:
@@ -251,7 +257,7 @@ def _claim_due_items(session: Session, now: dt.datetime, claim: _Claim,
         later = [moment.at for moment in moments if moment.at > now]
         plans.append({"item": item.id, "next": min(later) if later else None})
     if rows:
-        columns = ("claimed_by", "lease_until", "error")
+        columns = ("claimed_by", "lease_until", "error", "next_attempt_at")
         for row in rows:
             for column in columns:
                 row.setdefault(column, None)
@@ -286,7 +292,7 @@ def _claim_retries(session: Session, now: dt.datetime, claim: _Claim) -> None:
         Delivery.id.in_(ids), Delivery.claimed_by == claim.id, Delivery.status == "sending")))
 
 
-def _outcome(session: Session, delivery: Delivery, item: Item | None,
+def _outcome(delivery: Delivery, item: Item | None, give_up_at: dt.datetime,
              now: dt.datetime) -> tuple[str, str] | None:
     """Why a claimed delivery must not go any more (status, reason), or None."""
     channel = delivery.channel
@@ -298,13 +304,17 @@ def _outcome(session: Session, delivery: Delivery, item: Item | None,
         return "skipped", "the item is archived"
     if item.due_date != delivery.due_date:
         return "skipped", "renewed meanwhile"
-    if now >= _give_up_at(delivery):
+    if now >= give_up_at:
         return "failed", "could not be sent within 24 hours"
     return None
 
 
-def _give_up_at(delivery: Delivery) -> dt.datetime:
-    return max(delivery.planned_at, delivery.created_at) + GIVE_UP_AFTER
+def _give_up_at(delivery: Delivery, user: User) -> dt.datetime:
+    """24 hours after the reminder was first meant to go: at once, or in a digest."""
+    since = max(delivery.planned_at, delivery.created_at)
+    if delivery.kind != "test":
+        since = digests.give_up_from(delivery.channel, user.timezone, since)
+    return since + GIVE_UP_AFTER
 
 
 def _record(sessions: Callable[[], Session], delivery_id: int, claim: _Claim, now: dt.datetime,
@@ -332,27 +342,55 @@ def _record(sessions: Callable[[], Session], delivery_id: int, claim: _Claim, no
     return True
 
 
-def deliver(sessions: Callable[[], Session], delivery_id: int, claim: _Claim,
+def deliver(sessions: Callable[[], Session], delivery_ids: Sequence[int], claim: _Claim,
             courier: Courier, now: dt.datetime, summary: Summary) -> str:
-    """Send one claimed delivery and record how it went; returns its new status."""
+    """Send claimed deliveries as one message and record how it went: one delivery, or a
+    digest channel's several (each item once: its latest reminder). Returns the status of
+    the message, or of the last delivery stopped before it."""
+    status = "skipped"
     with sessions() as session:
-        delivery = session.get_one(Delivery, delivery_id)
-        item = session.get(Item, delivery.item_id) if delivery.item_id is not None else None
-        user = session.get_one(User, delivery.user_id)
-        stop = _outcome(session, delivery, item, now)
-        outgoing = Outgoing(delivery.id, delivery.kind, delivery.channel, user, item,
-                            delivery.planned_at, now, _give_up_at(delivery))
-        attempts = delivery.attempts + 1
+        found = sorted(session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids))),
+                       key=lambda delivery: (delivery.planned_at, delivery.id))
+        user = session.get_one(User, found[0].user_id) if found else None
+        items = {item.id: item for item in session.scalars(select(Item).where(
+            Item.id.in_({delivery.item_id for delivery in found})))}
+        stops: dict[int, tuple[str, str]] = {}
+        going: dict[int | None, Delivery] = {}  # by item
+        for delivery in found:
+            stop = _outcome(delivery, items.get(delivery.item_id or 0),
+                            _give_up_at(delivery, cast(User, user)), now)
+            if stop is not None:
+                stops[delivery.id] = stop
+                continue
+            earlier = going.pop(delivery.item_id, None)
+            if earlier is not None:
+                stops[earlier.id] = ("skipped", "a later reminder went instead")
+            going[delivery.item_id] = delivery
+        message = list(going.values())
+        outgoing = _outgoing(message, items, cast(User, user), now) if message else None
+        attempts = {delivery.id: delivery.attempts + 1 for delivery in found}
         session.expunge_all()
-    if stop is not None:
-        status, reason = stop
+    for delivery_id, (status, reason) in stops.items():
         _record(sessions, delivery_id, claim, now, {"status": status, "error": reason})
-    else:
-        status, values, channel_result = _send(courier, outgoing, attempts)
-        _record(sessions, delivery_id, claim, now, {"status": status, "attempts": attempts,
-                                                    **values}, channel_result)
-    setattr(summary, status, getattr(summary, status) + 1)
+        setattr(summary, status, getattr(summary, status) + 1)
+    if outgoing is not None:
+        status, values, channel_result = _send(courier, outgoing, attempts[message[0].id])
+        for delivery in message:
+            # One message: it counts once against the channel.
+            _record(sessions, delivery.id, claim, now, {
+                "status": status, "attempts": attempts[delivery.id], **values},
+                channel_result if delivery is message[0] or channel_result == "ok" else None)
+            setattr(summary, status, getattr(summary, status) + 1)
     return status
+
+
+def _outgoing(message: list[Delivery], items: dict[int, Item], user: User,
+              now: dt.datetime) -> Outgoing:
+    first = message[0]
+    return Outgoing(first.id, first.kind, first.channel, user, items.get(first.item_id or 0),
+                    first.planned_at, now, min(_give_up_at(d, user) for d in message),
+                    tuple((d.kind, items[d.item_id or 0]) for d in message)
+                    if len(message) > 1 else ())
 
 
 def _send(courier: Courier, outgoing: Outgoing, attempts: int
@@ -394,7 +432,7 @@ def send_test(sessions: Callable[[], Session], channel_id: int, courier: Courier
         session.flush()
         delivery_id = delivery.id
     summary = Summary()
-    status = deliver(sessions, delivery_id, claim, courier, now, summary)
+    status = deliver(sessions, [delivery_id], claim, courier, now, summary)
     if status == "retrying":  # a test answers now: what failed is the answer
         with sessions() as session, session.begin():
             session.execute(update(Delivery).where(Delivery.id == delivery_id)
@@ -412,6 +450,21 @@ def run_pass(sessions: Callable[[], Session], courier: Courier, now: dt.datetime
                 break
     with sessions() as session, session.begin():
         _claim_retries(session, now, claim)
-    for delivery_id in claim.deliveries:
-        deliver(sessions, delivery_id, claim, courier, now, summary)
+    with sessions() as session, session.begin():
+        claim.deliveries.extend(digests.claim(session, now, claim.id, now + LEASE))
+    for batch in _messages(sessions, claim.deliveries):
+        deliver(sessions, batch, claim, courier, now, summary)
     return summary
+
+
+def _messages(sessions: Callable[[], Session], delivery_ids: list[int]) -> list[list[int]]:
+    """The claimed deliveries, one message each, but one for all of a digest channel's."""
+    with sessions() as session:
+        rows = session.execute(select(Delivery.id, Delivery.channel_id, Channel.digest)
+                               .join(Channel).where(Delivery.id.in_(delivery_ids))
+                               .order_by(Delivery.id)).all()
+    batches: dict[object, list[int]] = {}
+    for delivery_id, channel_id, digest in rows:
+        batches.setdefault(delivery_id if digest is None else -channel_id, []).append(
+            delivery_id)
+    return list(batches.values())

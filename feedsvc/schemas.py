@@ -573,27 +573,37 @@ class RenewalCreated(BaseModel):
 # Reminder channels and their deliveries (REMINDERS.md).
 
 ChannelName = Annotated[str, Field(max_length=100), AfterValidator(_filled_line)]
+_DIGEST = ("\"HH:MM\": at most one message a day at that local time, listing every reminder "
+           "that came due since the last one; null: each reminder at once")
 
 
 class ChannelFields(Strict):
-    """A new channel: an e-mail address, which gets nothing but a confirmation link until
-    that link is opened."""
+    """A new channel: an e-mail address (``address``), which gets nothing but a confirmation
+    link until that link is opened, or a push or chat service's Apprise URL (``url``), which
+    is checked at once and then shown masked."""
 
-    kind: Literal["email"] = Field(description="\"email\": the only kind this version "
-                                   "accepts (push channels through Apprise come later)")
+    kind: Literal["email", "apprise"] = Field(
+        description="\"email\" with an address, or \"apprise\" with a url")
     address: Annotated[str, Field(max_length=254,
-                                  json_schema_extra={"example": "me@example.com"})]
+                                  json_schema_extra={"example": "me@example.com"})] | None = None
+    url: Annotated[str, Field(max_length=2000, json_schema_extra={
+        "example": "ntfy://ntfy.sh/my-renewals"})] | None = Field(
+        default=None, description="An Apprise URL of ntfy, Telegram, Gotify, Pushover, "
+                                  "Discord, Bark, ServerChan, PushPlus or a JSON webhook")
     name: ChannelName | None = Field(default=None, description="A label; default: the address")
     enabled: bool = True
+    digest: TimeOfDay | None = Field(default=None, description=_DIGEST)
 
 
 class ChannelPatch(Strict):
-    """A channel's label or switch: those left out keep their value; null is refused."""
+    """A channel's label, switch or digest time: those left out keep their value; null is
+    refused, except for the digest, where it means each reminder at once."""
 
     model_config = ConfigDict(json_schema_extra=_without_defaults)
 
     name: ChannelName = _NOT_SENT
     enabled: bool = Field(default=_NOT_SENT, description="true also resumes a paused channel")
+    digest: TimeOfDay | None = Field(default=_NOT_SENT, description=_DIGEST)
 
 
 class ChannelOut(BaseModel):
@@ -602,12 +612,13 @@ class ChannelOut(BaseModel):
     id: int
     kind: Literal["email", "apprise"]
     name: str
-    target: str = Field(description="The address reminders go to")
+    target: str = Field(description="The address reminders go to; an Apprise URL with every "
+                                    "secret part masked")
     verified: bool = Field(description="Whether the address was confirmed by the link sent "
-                                       "to it; nothing else goes there before")
+                                       "to it (nothing else goes there before); push channels "
+                                       "are checked when added")
     enabled: bool
-    digest: str | None = Field(description="Always null in this version: each reminder is "
-                                           "sent at once")
+    digest: str | None = Field(description=_DIGEST)
     status: Literal["ok", "paused"] = Field(description="paused after 5 failed deliveries in "
                                                         "a row, until switched on again")
     reason: str | None = Field(description="Why the channel is paused")
@@ -626,9 +637,9 @@ class ConfirmationOut(BaseModel):
 
 
 class ChannelCreated(ChannelOut):
-    """A new channel, and how its confirmation mail went."""
+    """A new channel, and how its confirmation mail went (null for a push channel)."""
 
-    confirmation: ConfirmationOut
+    confirmation: ConfirmationOut | None
 
 
 class DeliveryOut(BaseModel):
@@ -641,7 +652,8 @@ class DeliveryOut(BaseModel):
     due_date: StoredDate | None = Field(description="The cycle it is about; null for a test")
     planned_at: dt.datetime = Field(description="When it was due")
     sent_at: dt.datetime | None
-    status: Literal["sending", "sent", "retrying", "failed", "skipped"]
+    status: Literal["waiting", "sending", "sent", "retrying", "failed", "skipped"] = Field(
+        description="waiting: held for the channel's digest")
     error: str | None
 
 

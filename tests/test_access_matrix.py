@@ -117,7 +117,7 @@ def full_account(app: Flask, email: str, title: str = "Someone's SIM") -> dict[s
     with app.app_context(), new_session(app) as session:
         channel = channels.add_channel(session, session.get_one(User, account["id"]),
                                        {"kind": "email", "address": "extra-" + email},
-                                       status.utc_now())
+                                       status.utc_now(), app.config)
         session.commit()
         account["channel_id"] = channel.id
     account["links"] = link_tokens(app, account, SECRET_KEY)

@@ -184,7 +184,7 @@ def test_a_renewal_between_claim_and_send_stops_the_message(
                        dt.date(2027, 3, 17))
         session.commit()
     for delivery_id in claim.deliveries:
-        reminders.deliver(sessions, delivery_id, claim, renew_first, now, summary)
+        reminders.deliver(sessions, [delivery_id], claim, renew_first, now, summary)
     assert deliveries(app)[0][2:] == ("skipped", "renewed meanwhile")
 
 

@@ -47,13 +47,17 @@ def list_channels() -> Response:
 def create_channel() -> tuple[Response, int, dict[str, str]]:
     session = get_session()
     user = current_user()
-    channel = channels.add_channel(session, user, json_body(), status.utc_now())
+    channel = channels.add_channel(session, user, json_body(), status.utc_now(),
+                                   current_app.config)
     session.commit()
-    # After the commit: the link names the channel, which must exist when it is opened.
-    problem = accountmail.send(channels.confirmation_mail(current_app.config, channel,
-                                                          user.locale))
-    body = ChannelCreated(**channel_out(channel).model_dump(), confirmation=ConfirmationOut(
-        sent=problem is None, error=None if problem is None else problem.reason))
+    confirmation = None
+    if channel.kind == "email":
+        # After the commit: the link names the channel, which must exist when it is opened.
+        problem = accountmail.send(channels.confirmation_mail(current_app.config, channel,
+                                                              user.locale))
+        confirmation = ConfirmationOut(sent=problem is None,
+                                       error=None if problem is None else problem.reason)
+    body = ChannelCreated(**channel_out(channel).model_dump(), confirmation=confirmation)
     return (jsonify(body.model_dump(mode="json")), 201,
             {"Location": f"/api/v1/channels/{channel.id}"})
 
@@ -63,7 +67,7 @@ def patch_channel(channel_id: int) -> Response:
     session = get_session()
     body = json_body()
     channel = channels.get_channel(session, current_user(), channel_id)
-    channels.update_channel(session, channel, body)
+    channels.update_channel(session, channel, body, status.utc_now())
     session.commit()
     return jsonify(channel_out(channel).model_dump(mode="json"))
 

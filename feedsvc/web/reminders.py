@@ -143,7 +143,8 @@ def reminders() -> Page:
     db = get_session()
     try:
         channel = channels.add_channel(db, signed_in_user(),
-                                       {"kind": "email", "address": address}, status.utc_now())
+                                       {"kind": "email", "address": address}, status.utc_now(),
+                                       current_app.config)
     except (ValidationFailed, Conflict) as error:
         db.rollback()
         fields = {name: translate(text) for name, text in error.fields.items()}
@@ -177,7 +178,7 @@ def switch_channel(channel_id: int) -> Page:
     if choice not in ("on", "off"):
         raise BadRequest(N_("Choose whether to switch the address on or off."))
     was_paused = channels.is_paused(channel)
-    channels.update_channel(db, channel, {"enabled": choice == "on"})
+    channels.update_channel(db, channel, {"enabled": choice == "on"}, status.utc_now())
     db.commit()
     if choice == "off":
         flash(_("Reminders to %(address)s are switched off.", address=channel.target),
