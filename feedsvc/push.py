@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import apprise
 from werkzeug.http import parse_date
@@ -64,10 +64,16 @@ def read(url: str, allow: outbound.AllowList) -> str:
         raise BadAddress(N_("Only these services are accepted: %(services)s."),
                          services=", ".join(SERVICES))
     plugin = _plugin(url)
-    if plugin is None:
+    # An address with nowhere to send: a Bark without a device key, an ntfy without a topic.
+    if plugin is None or len(plugin) == 0 or (service == "ntfy" and not plugin.topics):
         raise BadAddress(N_("This is not a valid %(service)s address."), service=service)
-    if url.partition("://")[0].lower() in _CHOSEN_HOST and getattr(plugin, "mode", "") != "cloud":
-        outbound.check_new(plugin.host, plugin.port or (443 if plugin.secure else 80), allow)
+    if url.partition("://")[0].lower() in _CHOSEN_HOST:
+        # The host Apprise will use and the host as written: ntfy reads a host it does not
+        # take for one as a topic, and its messages then go to ntfy.sh.
+        written = urlsplit(url)
+        hosts = {plugin.host} | ({written.hostname} if written.path.strip("/") else set())
+        for host in filter(None, hosts):
+            outbound.check_new(host, plugin.port or (443 if plugin.secure else 80), allow)
     return _masked(str(plugin.url(privacy=True)))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
@@ -17,7 +16,7 @@ from feedsvc import push
 from feedsvc.outbound import AllowList, Refused
 from feedsvc.reminders import Permanent, Temporary
 
-from helpers.servers import http_server
+from helpers.pushserver import push_service
 
 LOCAL = AllowList.parse("127.0.0.1")
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -81,30 +80,9 @@ def test_the_address_shown_masks_its_secrets(url: str, secrets: list[str]) -> No
 
 # -- sending --------------------------------------------------------------------------------
 
-class Service(BaseHTTPRequestHandler):
-    """Keeps what it was sent; answers the server's ``status`` (and ``retry_after``), or
-    answers only after ``delay`` seconds."""
-
-    def do_POST(self) -> None:
-        server: Any = self.server
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        server.received.append((self.path, dict(self.headers), body))
-        time.sleep(server.delay)
-        self.send_response(server.status)
-        if server.retry_after:
-            self.send_header("Retry-After", server.retry_after)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def service() -> Iterator[Any]:
-    with http_server(Service, received=[], status=200, retry_after=None, delay=0.0) as httpd:
+    with push_service() as httpd:
         yield httpd
 
 
