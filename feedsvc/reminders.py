@@ -267,7 +267,7 @@ def _claim_due_items(session: Session, now: dt.datetime, claim: _Claim,
         for delivery_id, status in inserted:
             if status == "sending":
                 claim.deliveries.append(delivery_id)
-            else:
+            elif status == "skipped":
                 summary.skipped += 1
     # One statement run for every item (executemany); the version column is left alone:
     # the plan is not part of what a feed shows.

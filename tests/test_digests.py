@@ -132,7 +132,8 @@ def test_one_digest_a_day_lists_what_came_due_since_the_last(app: Flask, session
 
 def test_a_reminder_waits_in_the_meantime(app: Flask, sessions: Any) -> None:
     london_account(app)
-    reminders.run_pass(sessions, Courier(), utc("2027-03-27 10:00"))
+    summary = reminders.run_pass(sessions, Courier(), utc("2027-03-27 10:00"))
+    assert summary.line() == "sent 0, retrying 0, failed 0, skipped 0"
     with new_session(app) as session:
         assert session.execute(select(Delivery.status, Delivery.next_attempt_at)).all() == [
             ("waiting", utc("2027-03-28 07:00"))]
