@@ -8,6 +8,7 @@ the connection is made, redirects are not followed, and each request has ``TIMEO
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -19,6 +20,11 @@ from feedsvc import outbound
 from feedsvc.reminders import Permanent, Temporary
 from feedsvc.status import utc_now
 from feedsvc.texts import N_
+
+# Apprise's records, and urllib3's of each request, carry bot tokens, topics and action links
+# in clear: they are never written. How each send went is recorded on its delivery instead.
+logging.getLogger("apprise").setLevel(logging.CRITICAL + 1)
+logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
 # The services a channel may use, and their Apprise schemes.
 SERVICES: dict[str, tuple[str, ...]] = {

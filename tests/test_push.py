@@ -5,6 +5,7 @@ one and a JSON webhook — with each kind of failure told apart."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -152,3 +153,17 @@ def test_a_host_that_is_not_allowed_at_send_time_is_refused(service: Any) -> Non
     with pytest.raises(Permanent, match="not a public address"):
         push.send(f"json://127.0.0.1:{service.server_port}/hook", "t", "b", AllowList())
     assert service.received == []
+
+
+def test_nothing_of_a_message_or_its_address_is_logged(service: Any,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    url = f"ntfy://tk_S3cretT0ken@127.0.0.1:{service.server_port}/secret-topic"
+    push.send(url, "Renew giffgaff", "Due tomorrow", LOCAL, ACTIONS)
+    service.status = 500
+    with pytest.raises(Temporary):
+        push.send(url, "Renew giffgaff", "Due tomorrow", LOCAL, ACTIONS)
+    assert len(service.received) == 2
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in ("S3cretT0ken", "secret-topic", "renew-token", "snooze-token"):
+        assert secret not in logged
