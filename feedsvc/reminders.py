@@ -458,13 +458,15 @@ def run_pass(sessions: Callable[[], Session], courier: Courier, now: dt.datetime
 
 
 def _messages(sessions: Callable[[], Session], delivery_ids: list[int]) -> list[list[int]]:
-    """The claimed deliveries, one message each, but one for all of a digest channel's."""
+    """The claimed deliveries, one message each, but one for all the reminders of a digest
+    channel."""
     with sessions() as session:
-        rows = session.execute(select(Delivery.id, Delivery.channel_id, Channel.digest)
+        rows = session.execute(select(Delivery.id, Delivery.channel_id, Delivery.kind,
+                                      Channel.digest)
                                .join(Channel).where(Delivery.id.in_(delivery_ids))
                                .order_by(Delivery.id)).all()
     batches: dict[object, list[int]] = {}
-    for delivery_id, channel_id, digest in rows:
-        batches.setdefault(delivery_id if digest is None else -channel_id, []).append(
-            delivery_id)
+    for delivery_id, channel_id, kind, digest in rows:
+        alone = digest is None or kind == "test"
+        batches.setdefault(delivery_id if alone else -channel_id, []).append(delivery_id)
     return list(batches.values())

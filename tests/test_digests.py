@@ -289,3 +289,19 @@ def test_an_address_gets_its_digest_as_one_mail(mail_app: Flask, smtp_server: An
     assert "续费 giffgaff — 14 天后到期（3月31日）" in text
     assert text.count("https://feeds.example.org/act/") == 4
     assert message["List-Unsubscribe"].startswith("<https://feeds.example.org/unsubscribe/")
+
+
+def test_a_test_message_left_by_a_dead_sender_goes_alone(app: Flask, sessions: Any) -> None:
+    user_id, channel_id = london_account(app)
+    reminders.run_pass(sessions, Courier(), utc("2027-03-27 10:00"))
+    with new_session(app) as session:
+        session.add(Delivery(user_id=user_id, channel_id=channel_id, item_id=None, kind="test",
+                             due_date=None, planned_at=utc("2027-03-28 06:00"),
+                             status="sending", attempts=0, claimed_by="dead",
+                             lease_until=utc("2027-03-28 06:10"),
+                             created_at=utc("2027-03-28 06:00")))
+        session.commit()
+    courier = Courier()
+    reminders.run_pass(sessions, courier, utc("2027-03-28 07:00"))
+    assert sorted(courier.messages()) == [("2027-03-28T07:00:00+00:00", ["A", "D"]),
+                                          ("2027-03-28T07:00:00+00:00", ["test"])]
