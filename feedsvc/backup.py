@@ -5,6 +5,13 @@ without loss: password and token hashes, feed secrets (with the same secret key 
 URL keeps working), versions, timestamps, retired feed URLs, and the id counters that keep
 an item id, and so a calendar event's UID, from ever being used twice. Ids are kept when
 they are free in the target database and renumbered consistently otherwise.
+
+A push channel's whole Apprise URL (bot token, password) is kept sealed under a key derived
+from ``FEEDSVC_SECRET_KEY`` (``feedsvc.sealed``), and a backup carries that sealed text as it
+is, never opened: the file alone reveals no such secret. So keep the secret key with the
+backup. Restored beside the same key, every push channel keeps working; beside another, the
+import still succeeds (the rest of the data is worth having), but those channels can no
+longer be read: each send to one fails at once, saying that its owner must add it again.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from sqlalchemy import JSON, Boolean, Date, Integer, String, Table, Text, func, 
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from feedsvc import feeds, items, renewals
+from feedsvc import channels, feeds, items, renewals
 from feedsvc.accounts import user_by_email
 from feedsvc.errors import Conflict, ValidationFailed
 from feedsvc.models import (
@@ -273,9 +280,11 @@ def import_backup(session: Session, document: Any) -> dict[str, int]:
 
 def personal_export(session: Session, user: User, secret_key: str, base_url: str,
                     today: dt.date) -> dict[str, Any]:
-    """A person's own data in the API's shapes: settings, items with renewals, feeds, tokens.
+    """A person's own data in the API's shapes: settings, items with renewals, feeds,
+    channels, tokens.
 
-    It leaves out what only the service needs (password and token hashes, feed secrets).
+    It leaves out what only the service needs (password and token hashes, feed secrets, a
+    push channel's sealed URL: its address is shown masked, as everywhere else).
     """
     exported_items = []
     for archived in (False, True):
@@ -294,6 +303,8 @@ def personal_export(session: Session, user: User, secret_key: str, base_url: str
             url=urls.url, webcal_url=urls.webcal_url, google_url=urls.google_url,
             created_at=feed.created_at, updated_at=feed.updated_at,
         ).model_dump(mode="json"))
+    exported_channels = [channels.channel_out(channel).model_dump(mode="json")
+                         for channel in channels.list_channels(session, user)]
     tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
                              .order_by(ApiToken.id))
     return {
@@ -303,6 +314,7 @@ def personal_export(session: Session, user: User, secret_key: str, base_url: str
                     "created_at": _dump(user.created_at)},
         "items": exported_items,
         "feeds": exported_feeds,
+        "channels": exported_channels,
         "api_tokens": [{"name": t.name, "prefix": t.prefix, "created_at": _dump(t.created_at),
                         "last_used_at": _dump(t.last_used_at),
                         "revoked_at": _dump(t.revoked_at)} for t in tokens],

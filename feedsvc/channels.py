@@ -27,8 +27,8 @@ from feedsvc.errors import Conflict, Gone, NotFound, ValidationFailed
 from feedsvc.items import MAX_ID
 from feedsvc.models import Channel, Delivery, Item, User
 from feedsvc.outbound import AllowList, Refused
-from feedsvc.schemas import ChannelFields, ChannelPatch, validate
-from feedsvc.sealed import seal, unseal
+from feedsvc.schemas import ChannelFields, ChannelOut, ChannelPatch, validate
+from feedsvc.sealed import Unreadable, seal, unseal
 from feedsvc.texts import N_
 
 CONFIRM_FOR = dt.timedelta(days=7)
@@ -111,6 +111,17 @@ def is_paused(channel: Channel) -> bool:
     return channel.paused_at is not None
 
 
+def channel_out(channel: Channel) -> ChannelOut:
+    """A channel as the API (and a person's download) shows it: its address masked."""
+    return ChannelOut(
+        id=channel.id, kind=channel.kind, name=channel.name,  # type: ignore[arg-type]
+        target=channel.target, verified=channel.verified_at is not None,
+        enabled=channel.enabled, digest=channel.digest,
+        status="paused" if is_paused(channel) else "ok",
+        reason=channel.pause_reason if is_paused(channel) else None,
+        created_at=channel.created_at)
+
+
 def list_channels(session: Session, user: User) -> list[Channel]:
     """The user's channels, the account's own address first, then oldest first."""
     return list(session.scalars(select(Channel).where(Channel.user_id == user.id)
@@ -157,7 +168,11 @@ def _push_address(session: Session, user: User, url: str, secret_key: str,
         raise ValidationFailed(problem.reason, {"url": N_("is not a public address")}) from None
     for sealed_url in session.scalars(select(Channel.secret).where(
             Channel.user_id == user.id, Channel.kind == "apprise")):
-        if sealed_url and unseal(secret_key, sealed_url) == url.strip():
+        try:
+            same = unseal(secret_key, sealed_url or "") == url.strip()
+        except Unreadable:  # sealed under another key (a restore): not this one
+            same = False
+        if same:
             raise Conflict(N_("You already have the channel %(address)s."),
                            {"url": N_("is already one of your channels")}, address=shown)
     return shown, seal(secret_key, url.strip()), str(push.service_of(url.strip()))
@@ -185,7 +200,9 @@ def add_channel(session: Session, user: User, data: Any, now: dt.datetime,
                                                     Channel.kind == fields.kind,
                                                     Channel.target == target))
     if taken is not None and secret:
-        raise Conflict(N_("You already have the channel %(address)s."),
+        # Another address that is shown the same, or this one sealed under another key.
+        raise Conflict(N_("A channel shown as %(address)s is already there: remove it first "
+                          "to add this one."),
                        {"url": N_("is already one of your channels")}, address=target)
     if taken is not None:
         raise Conflict(N_("You already have the address %(address)s."),

@@ -102,6 +102,15 @@ def check(host: str, port: int, allow: AllowList) -> list[tuple[Any, ...]]:
     return found
 
 
+def is_literal(host: str) -> bool:
+    """Whether ``host`` is an IP address in some notation (read without asking DNS)."""
+    try:
+        socket.getaddrinfo(_host_name(host), None, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        return False
+    return True
+
+
 def check_new(host: str, port: int, allow: AllowList) -> None:
     """``check`` for a channel being created: a name that does not resolve yet is accepted
     (it is checked again at each send)."""

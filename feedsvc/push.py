@@ -74,25 +74,33 @@ def read(url: str, allow: outbound.AllowList) -> str:
     if plugin is None or len(plugin) == 0 or (service == "ntfy" and not plugin.topics):
         raise BadAddress(N_("This is not a valid %(service)s address."), service=service)
     if url.partition("://")[0].lower() in _CHOSEN_HOST:
-        # The host Apprise will use and the host as written: ntfy reads a host it does not
-        # take for one as a topic, and its messages then go to ntfy.sh.
+        cloud = getattr(plugin, "mode", "") == "cloud"
+        # ntfy reads a host it does not take for one as a topic, and then sends to ntfy.sh:
+        # an address written as a host is checked all the same.
         written = urlsplit(url)
-        hosts = {plugin.host} | ({written.hostname} if written.path.strip("/") else set())
+        hosts = set() if cloud else {plugin.host}
+        if written.path.strip("/") and written.hostname and (
+                not cloud or outbound.is_literal(written.hostname)):
+            hosts.add(written.hostname)
         for host in filter(None, hosts):
             outbound.check_new(host, plugin.port or (443 if plugin.secure else 80), allow)
-    return _masked(str(plugin.url(privacy=True)))
+    return _masked(str(plugin.url(privacy=True)), getattr(plugin, "mode", "") == "cloud")
 
 
-def _masked(url: str) -> str:
-    """Apprise's masked address without its options; an ntfy topic is masked too, as anyone
-    who knows a topic on a public server can read it."""
+def _masked(url: str, cloud: bool) -> str:
+    """Apprise's masked address without its options. An ntfy topic and a webhook's path are
+    masked too, as anyone who knows them can read the messages or post to the hook; ntfy's
+    own server (``cloud``) is named, since its address names only topics."""
     url = url.partition("?")[0].rstrip("/")
-    if service_of(url) != "ntfy":
+    if service_of(url) not in ("ntfy", "JSON webhook"):
         return url
     scheme, _, rest = url.partition("://")
-    host, *topics = rest.split("/")
+    host, *path = rest.split("/")
+    if cloud:
+        host, path = "ntfy.sh", [host, *path] if host else path
     return "/".join([f"{scheme}://{host}",
-                     *(f"{t[0]}...{t[-1]}" if len(t) > 2 else "****" for t in topics)])
+                     *(f"{part[0]}...{part[-1]}" if len(part) > 2 else "****"
+                       for part in path if part)])
 
 
 def has_buttons(url: str) -> bool:

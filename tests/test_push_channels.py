@@ -252,3 +252,19 @@ def test_each_send_checks_the_host_again(push_app: Flask, push_api: Api, databas
         get_engine(strict).dispose()
     assert (delivery.status, delivery.error) == ("failed", "127.0.0.1 is not a public address.")
     assert service.received == []
+
+
+def test_a_channel_sealed_under_another_key_does_not_stop_adding_others(push_app: Flask,
+                                                                        push_api: Api) -> None:
+    url = f"tgram://{TOKEN}/987654321"
+    channel_id = add_push(push_api, url).json["id"]
+    with new_session(push_app) as session:
+        channel = session.get_one(Channel, channel_id)
+        channel.secret = channel.secret[:-4] + "AAAA"  # type: ignore[index]
+        session.commit()
+    assert add_push(push_api, f"tgram://{TOKEN}/12345").status_code == 201
+    again = add_push(push_api, url)
+    assert again.status_code == 409
+    assert again.json["error"]["message"] == (
+        "A channel shown as tgram://1...w/987654321 is already there: remove it first to add "
+        "this one.")

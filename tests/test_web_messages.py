@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,7 +26,7 @@ from werkzeug.exceptions import default_exceptions
 
 import feedsvc.feed.source
 from feedsvc import feeds, items, status
-from feedsvc.web.messages import HTTP_ERRORS
+from feedsvc.web.messages import HTTP_ERRORS, translate_stored
 
 from helpers import VALID_ITEM, Api, Browser, Page, make_user, signed_in, upload
 
@@ -491,3 +492,21 @@ def test_the_api_answers_in_english_whatever_the_language(reader: Reader, case: 
     if case.fields is not None:
         expected["fields"] = case.fields
     assert response.json == {"error": expected}
+
+
+@pytest.mark.parametrize(("stored", "chinese"), [
+    ("The service refused the message: HTTP 404.", "服务拒收了这条消息：HTTP 404。"),
+    ("ntfy.example.org points to 10.0.0.5, which is not a public address.",
+     "ntfy.example.org 指向 10.0.0.5，不是公网地址。"),
+    ("127.0.0.1 is not a public address.", "127.0.0.1 不是公网地址。"),
+    ("The mail server refused the message: SMTP 550 5.1.1 no such user",
+     "邮件服务器拒收了这封邮件：SMTP 550 5.1.1 no such user"),
+    ("renewed meanwhile", "期间已续费"),
+    ("Something no catalog knows: 42", "Something no catalog knows: 42"),
+])
+def test_a_stored_reason_with_its_values_reads_in_chinese(app: Flask, stored: str,
+                                                          chinese: str) -> None:
+    with app.test_request_context(), force_locale("zh_Hans"):
+        assert translate_stored(stored) == chinese
+    with app.test_request_context(), force_locale("en"):
+        assert translate_stored(stored) == stored

@@ -11,21 +11,11 @@ from feedsvc import accountmail, channels, items, sender, status
 from feedsvc.api import bp, current_user, json_body, only_known_parameters
 from feedsvc.db import get_session
 from feedsvc.errors import ValidationFailed
-from feedsvc.models import Channel, Delivery
-from feedsvc.schemas import ChannelCreated, ChannelOut, ConfirmationOut, DeliveryOut
+from feedsvc.models import Delivery
+from feedsvc.schemas import ChannelCreated, ConfirmationOut, DeliveryOut
 
 DELIVERY_LIST_PARAMETERS = frozenset({"item"})
 _ID = re.compile(r"-?[0-9]{1,18}")
-
-
-def channel_out(channel: Channel) -> ChannelOut:
-    return ChannelOut(
-        id=channel.id, kind=channel.kind, name=channel.name,  # type: ignore[arg-type]
-        target=channel.target, verified=channel.verified_at is not None,
-        enabled=channel.enabled, digest=channel.digest,
-        status="paused" if channels.is_paused(channel) else "ok",
-        reason=channel.pause_reason if channels.is_paused(channel) else None,
-        created_at=channel.created_at)
 
 
 def delivery_json(delivery: Delivery) -> dict[str, Any]:
@@ -40,7 +30,7 @@ def delivery_json(delivery: Delivery) -> dict[str, Any]:
 @bp.get("/channels")
 def list_channels() -> Response:
     found = channels.list_channels(get_session(), current_user())
-    return jsonify({"channels": [channel_out(c).model_dump(mode="json") for c in found]})
+    return jsonify({"channels": [channels.channel_out(c).model_dump(mode="json") for c in found]})
 
 
 @bp.post("/channels")
@@ -57,7 +47,7 @@ def create_channel() -> tuple[Response, int, dict[str, str]]:
                                                               user.locale))
         confirmation = ConfirmationOut(sent=problem is None,
                                        error=None if problem is None else problem.reason)
-    body = ChannelCreated(**channel_out(channel).model_dump(), confirmation=confirmation)
+    body = ChannelCreated(**channels.channel_out(channel).model_dump(), confirmation=confirmation)
     return (jsonify(body.model_dump(mode="json")), 201,
             {"Location": f"/api/v1/channels/{channel.id}"})
 
@@ -69,7 +59,7 @@ def patch_channel(channel_id: int) -> Response:
     channel = channels.get_channel(session, current_user(), channel_id)
     channels.update_channel(session, channel, body, status.utc_now())
     session.commit()
-    return jsonify(channel_out(channel).model_dump(mode="json"))
+    return jsonify(channels.channel_out(channel).model_dump(mode="json"))
 
 
 @bp.delete("/channels/<int:channel_id>")

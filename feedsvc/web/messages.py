@@ -12,9 +12,13 @@ not marked where they are worded: the schemas' validators' and Werkzeug's.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from babel.lists import format_list
+from babel.messages.pofile import read_po
 from flask_babel import get_locale
 
 from feedsvc.texts import Choices, Message
@@ -72,6 +76,48 @@ def translate(message: str, values: Mapping[str, object] | None = None) -> str:
                                          for name, value in message.values.items()})
         return said + message.detail if english else said
     return gettext(message)
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+# A message whose words around its values are this short could be read into anything.
+_LEAST_WORDS = 12
+
+
+@functools.cache
+def _worded() -> list[tuple[re.Pattern[str], str]]:
+    """Every message of the catalog that has values, as a pattern reading them back, the
+    most specific first."""
+    catalog = Path(__file__).parent.parent / "translations/zh_Hans/LC_MESSAGES/messages.po"
+    with catalog.open("rb") as po:
+        msgids = [message.id for message in read_po(po) if isinstance(message.id, str)
+                  and _PLACEHOLDER.search(message.id) and ")d" not in message.id]
+    found = []
+    for msgid in msgids:
+        words = _PLACEHOLDER.split(msgid)[::2]
+        if len("".join(words)) < _LEAST_WORDS:
+            continue
+        pattern, names = "", set()
+        for index, part in enumerate(_PLACEHOLDER.split(msgid)):
+            if index % 2 == 0:
+                pattern += re.escape(part)
+            else:
+                pattern += f"(?P={part})" if part in names else f"(?P<{part}>.+?)"
+                names.add(part)
+        found.append((re.compile(pattern + r"\Z", re.DOTALL), msgid))
+    return sorted(found, key=lambda entry: -len(entry[1]))
+
+
+def translate_stored(text: str) -> str:
+    """A message that was stored with its values filled in (a delivery's error, why a
+    channel paused), in the reader's language: read back into its msgid and values."""
+    said = gettext(text)
+    if said != text or str(get_locale()) == "en":
+        return said
+    for pattern, msgid in _worded():
+        found = pattern.match(text)
+        if found:
+            return gettext(msgid, **found.groupdict())
+    return text
 
 
 def translate_fields(fields: dict[str, str]) -> dict[str, str]:

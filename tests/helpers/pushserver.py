@@ -37,8 +37,11 @@ class Service(BaseHTTPRequestHandler):
 @contextmanager
 def push_service() -> Iterator[Any]:
     """The running server: ``received``, ``status``, ``statuses``, ``retry_after``, ``delay``,
-    ``server_port``, and ``messages()``, the JSON bodies received."""
+    ``server_port``, ``messages()``, the JSON bodies received, and ``authorizations()``,
+    their Authorization headers."""
     with http_server(Service, received=[], status=200, statuses=[], retry_after=None,
                      delay=0.0) as httpd:
         httpd.messages = lambda: [json.loads(body) for _, _, body in httpd.received]
+        httpd.authorizations = lambda: [headers.get("Authorization")
+                                        for _, headers, _ in httpd.received]
         yield httpd
