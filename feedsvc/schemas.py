@@ -587,7 +587,7 @@ class ChannelFields(Strict):
     address: Annotated[str, Field(max_length=254,
                                   json_schema_extra={"example": "me@example.com"})] | None = None
     url: Annotated[str, Field(max_length=2000, json_schema_extra={
-        "example": "ntfy://ntfy.sh/my-renewals"})] | None = Field(
+        "example": "ntfys://ntfy.sh/my-renewals-7Qx2"})] | None = Field(
         default=None, description="An Apprise URL of ntfy, Telegram, Gotify, Pushover, "
                                   "Discord, Bark, ServerChan, PushPlus or a JSON webhook")
     name: ChannelName | None = Field(default=None, description="A label; default: the address")

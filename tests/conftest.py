@@ -25,6 +25,7 @@ from feedsvc.db import get_engine
 from feedsvc.models import Base
 
 from helpers import VALID_ITEM, Api, app_config, database_server_url, make_user
+from helpers.pushserver import push_service
 from helpers.smtp import SmtpServer
 
 
@@ -132,6 +133,28 @@ def mail_app(database_url: str, tmp_path: Path, smtp_server: SmtpServer) -> Iter
                                         FEEDSVC_MAIL_FROM="reminders@feeds.example.org"))
     yield application
     get_engine(application).dispose()
+
+
+@pytest.fixture
+def push_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app whose push channels may reach 127.0.0.1, where the test services listen."""
+    application = create_app(app_config(tmp_path / "push-instance", database_url,
+                                        FEEDSVC_CHANNEL_ALLOW_HOSTS="127.0.0.1"))
+    yield application
+    get_engine(application).dispose()
+
+
+@pytest.fixture
+def push_user(push_app: Flask) -> dict[str, Any]:
+    """An account of ``push_app`` in Shanghai, not confirmed, with an API token."""
+    return make_user(push_app, timezone="Asia/Shanghai")
+
+
+@pytest.fixture
+def push_server() -> Iterator[Any]:
+    """A push service on 127.0.0.1 (``helpers.pushserver``)."""
+    with push_service() as httpd:
+        yield httpd
 
 
 @pytest.fixture

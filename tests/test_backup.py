@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +30,6 @@ from helpers import (
     make_user,
     signed_in,
 )
-from helpers.pushserver import push_service
 
 TELEGRAM_TOKEN = "123456789:ABCdefGHIjklMNO"
 TELEGRAM = f"tgram://{TELEGRAM_TOKEN}/12345"
@@ -220,18 +218,12 @@ BASIC = "Basic " + base64.b64encode(f"user:{WEBHOOK_PASSWORD}".encode()).decode(
 LOCAL_HOOKS = {"FEEDSVC_CHANNEL_ALLOW_HOSTS": "127.0.0.1"}
 
 
-@pytest.fixture
-def hook() -> Iterator[Any]:
-    with push_service() as httpd:
-        yield httpd
-
-
-def backup_with_a_webhook(restored: Any, hook: Any) -> tuple[dict[str, Any], int, str]:
+def backup_with_a_webhook(restored: Any, push_server: Any) -> tuple[dict[str, Any], int, str]:
     """A backup of an account with a JSON webhook channel (a daily digest, one taken today):
     the document, the channel's id and its URL."""
     source = restored("source", **LOCAL_HOOKS)
     user_id = make_user(source)["id"]
-    url = f"json://user:{WEBHOOK_PASSWORD}@127.0.0.1:{hook.server_port}/hook"
+    url = f"json://user:{WEBHOOK_PASSWORD}@127.0.0.1:{push_server.server_port}/hook"
     with new_session(source) as session:
         channel = channels.add_channel(session, session.get_one(User, user_id),
                                        {"kind": "apprise", "url": url, "digest": "08:30"},
@@ -243,15 +235,15 @@ def backup_with_a_webhook(restored: Any, hook: Any) -> tuple[dict[str, Any], int
     (row,) = [row for row in document["tables"]["channels"] if row["kind"] == "apprise"]
     assert (row["id"], row["secret"], row["digest"], row["digest_day"]) == (
         channel_id, sealed, "08:30", "2027-03-17")
-    assert row["target"] == f"json://user:****@127.0.0.1:{hook.server_port}/h...k"
+    assert row["target"] == f"json://user:****@127.0.0.1:{push_server.server_port}/h...k"
     assert WEBHOOK_PASSWORD not in json.dumps(document), "the backup keeps the URL sealed"
     return document, channel_id, url
 
 
 def test_a_push_channel_restored_beside_the_same_secret_key_keeps_working(
-    restored: Any, hook: Any, tmp_path: Path
+    restored: Any, push_server: Any, tmp_path: Path
 ) -> None:
-    document, channel_id, url = backup_with_a_webhook(restored, hook)
+    document, channel_id, url = backup_with_a_webhook(restored, push_server)
     new = restored(**LOCAL_HOOKS)
     result = import_file(new, tmp_path, document)
     assert result.exit_code == 0, result.output
@@ -261,13 +253,13 @@ def test_a_push_channel_restored_beside_the_same_secret_key_keeps_working(
         assert channels.push_url(SECRET_KEY, channel) == url
         assert channel.digest_day == dt.date(2027, 3, 17)
     assert sender.send_test(new, channel_id).status == "sent"
-    assert hook.authorizations() == [BASIC]
+    assert push_server.authorizations() == [BASIC]
 
 
 def test_a_push_channel_restored_beside_another_secret_key_fails_saying_to_add_it_again(
-    restored: Any, hook: Any, tmp_path: Path
+    restored: Any, push_server: Any, tmp_path: Path
 ) -> None:
-    document, channel_id, _url = backup_with_a_webhook(restored, hook)
+    document, channel_id, _url = backup_with_a_webhook(restored, push_server)
     new = restored(FEEDSVC_SECRET_KEY="another secret key, not the backup's", **LOCAL_HOOKS)
     # The rest of the backup is worth having: the import goes ahead (see feedsvc.backup).
     result = import_file(new, tmp_path, document)
@@ -277,7 +269,7 @@ def test_a_push_channel_restored_beside_another_secret_key_fails_saying_to_add_i
     delivery = sender.send_test(new, channel_id)
     assert delivery.status == "failed"
     assert delivery.error is not None and "add the channel again" in delivery.error
-    assert hook.authorizations() == []
+    assert push_server.authorizations() == []
 
 
 def test_the_personal_download_lists_the_channels_as_the_api_does_push_addresses_masked(

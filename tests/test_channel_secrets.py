@@ -27,7 +27,6 @@ from feedsvc.db import get_engine, get_feed_engine, new_session
 from feedsvc.models import Base, Channel, Delivery
 
 from helpers import Api, Page, app_config, signed_in
-from helpers.pushserver import push_service
 
 CHANNELS = "/api/v1/channels"
 BOT_SECRET = "ABCdefGHIjklMNO"
@@ -46,12 +45,6 @@ def secrets_in(data: str | bytes) -> list[str]:
 
 
 @pytest.fixture
-def hook() -> Iterator[Any]:
-    with push_service() as httpd:
-        yield httpd
-
-
-@pytest.fixture
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The usual test app, whose push channels may reach 127.0.0.1 (the webhook)."""
     application = create_app(app_config(tmp_path / "instance", database_url,
@@ -60,12 +53,12 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     get_engine(application).dispose()
 
 
-def webhook_url(hook: Any) -> str:
-    return f"json://user:{PASSWORD}@127.0.0.1:{hook.server_port}/hook"
+def webhook_url(push_server: Any) -> str:
+    return f"json://user:{PASSWORD}@127.0.0.1:{push_server.server_port}/hook"
 
 
 @pytest.fixture
-def pushed(api: Api, hook: Any, caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
+def pushed(api: Api, push_server: Any, caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
     """A Telegram channel and a JSON webhook added through the API, and a test message sent
     to the webhook, everything logged at DEBUG (every SQL statement with its parameters
     too); the channels as the API answered."""
@@ -73,12 +66,12 @@ def pushed(api: Api, hook: Any, caplog: pytest.LogCaptureFixture) -> dict[str, A
     caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
     telegram = api.post(CHANNELS, json={"kind": "apprise", "url": TELEGRAM})
     assert telegram.status_code == 201, telegram.json
-    webhook = api.post(CHANNELS, json={"kind": "apprise", "url": webhook_url(hook)})
+    webhook = api.post(CHANNELS, json={"kind": "apprise", "url": webhook_url(push_server)})
     assert webhook.status_code == 201, webhook.json
     sent = api.post(f"{CHANNELS}/{webhook.json['id']}/test")
     assert sent.json["delivery"]["status"] == "sent", sent.json
     # The secret was used: the webhook got the password.
-    assert hook.authorizations() == [f"Basic {BASIC}"]
+    assert push_server.authorizations() == [f"Basic {BASIC}"]
     return {"telegram": telegram.json, "webhook": webhook.json}
 
 
@@ -88,9 +81,9 @@ def sealed_urls(app: Flask) -> list[str]:
         return [s for s in session.scalars(select(Channel.secret).order_by(Channel.id)) if s]
 
 
-def test_the_api_shows_the_addresses_masked(pushed: dict[str, Any], hook: Any) -> None:
+def test_the_api_shows_the_addresses_masked(pushed: dict[str, Any], push_server: Any) -> None:
     assert pushed["telegram"]["target"] == "tgram://1...O/12345"
-    assert pushed["webhook"]["target"] == f"json://user:****@127.0.0.1:{hook.server_port}/h...k"
+    assert pushed["webhook"]["target"] == f"json://user:****@127.0.0.1:{push_server.server_port}/h...k"
     assert (pushed["telegram"]["name"], pushed["webhook"]["name"]) == ("Telegram",
                                                                        "JSON webhook")
     assert secrets_in(json.dumps(pushed)) == []
@@ -111,12 +104,12 @@ def test_what_the_person_sees_holds_no_secret(app: Flask, user: dict[str, Any], 
         assert channel["target"] in page.text
 
 
-def test_the_log_holds_no_secret(pushed: dict[str, Any], hook: Any,
+def test_the_log_holds_no_secret(pushed: dict[str, Any], push_server: Any,
                                  caplog: pytest.LogCaptureFixture) -> None:
     # The channels were added and tested while the fixture was set up.
     records = caplog.get_records("setup")
     messages = [record.getMessage() for record in records]
-    assert any(f"127.0.0.1:{hook.server_port}" in message for message in messages), (
+    assert any(f"127.0.0.1:{push_server.server_port}" in message for message in messages), (
         "the send was logged at DEBUG")
     assert any("INSERT INTO channels" in message for message in messages), (
         "the SQL was logged")
@@ -188,14 +181,14 @@ def refused_send(app: Flask, user: dict[str, Any], channel_id: int) -> Page:
 
 
 def test_a_refused_send_records_and_shows_no_secret(
-        app: Flask, user: dict[str, Any], api: Api, pushed: dict[str, Any], hook: Any,
+        app: Flask, user: dict[str, Any], api: Api, pushed: dict[str, Any], push_server: Any,
         caplog: pytest.LogCaptureFixture) -> None:
-    hook.status = 401
+    push_server.status = 401
     channel_id = pushed["webhook"]["id"]
     page = refused_send(app, user, channel_id)
     through_api = api.post(f"{CHANNELS}/{channel_id}/test").json["delivery"]
     # Both tries reached the webhook with the password, which refused it.
-    assert hook.authorizations() == [f"Basic {BASIC}"] * 3
+    assert push_server.authorizations() == [f"Basic {BASIC}"] * 3
     with new_session(app) as session:
         errors = list(session.scalars(select(Delivery.error).where(Delivery.status == "failed")))
     deliveries = api.get("/api/v1/deliveries").get_data(as_text=True)

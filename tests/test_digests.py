@@ -8,7 +8,6 @@ import datetime as dt
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,11 @@ from sqlalchemy.orm import Session
 from feedsvc import accounts, channels, create_app, digests, items, reminders, sender
 from feedsvc.db import get_engine, new_session
 from feedsvc.models import Channel, Delivery, Item, User
-from feedsvc.reminders import Outgoing, Temporary
+from feedsvc.reminders import Temporary
 
-from helpers import PASSWORD, SECRET_KEY, app_config
+from helpers import PASSWORD, app_config, sender_environment
+from helpers.courier import Courier
 from helpers.pushserver import push_service
-from helpers.servers import child_environment
 
 
 def utc(text: str) -> dt.datetime:
@@ -61,25 +60,6 @@ def test_the_last_digest_time(digest: str, zone: str, now: str, day: str, at: st
 
 
 # -- passes at fixed instants ---------------------------------------------------------------
-
-@dataclass
-class Courier:
-    """Takes each message; answers as told (``None``: it went)."""
-
-    sent: list[Outgoing] = field(default_factory=list)
-    answers: list[Exception | None] = field(default_factory=list)
-
-    def __call__(self, outgoing: Outgoing) -> None:
-        answer = self.answers.pop(0) if self.answers else None
-        if answer is not None:
-            raise answer
-        self.sent.append(outgoing)
-
-    def messages(self) -> list[tuple[str, list[str]]]:
-        """When each message went, and the titles in it."""
-        return [(o.now.isoformat(), sorted(item.title for _, item in o.digest)
-                 if o.digest else [o.item.title if o.item else "test"]) for o in self.sent]
-
 
 @pytest.fixture
 def sessions(app: Flask) -> Callable[[], Session]:
@@ -247,11 +227,7 @@ def test_concurrent_senders_send_one_digest_a_day_with_each_reminder_once(
                 "kind": "apprise", "url": f"json://127.0.0.1:{service.server_port}/hook",
                 "digest": "08:00"}, utc("2027-03-20 00:00"), app.config)
             session.commit()
-        env = child_environment(
-            FEEDSVC_INSTANCE_PATH=app.instance_path,
-            FEEDSVC_DATABASE_URL=app.config["FEEDSVC_DATABASE_URL"],
-            FEEDSVC_SECRET_KEY=SECRET_KEY, FEEDSVC_BASE_URL="https://feeds.example.org",
-            FEEDSVC_CHANNEL_ALLOW_HOSTS="127.0.0.1")
+        env = sender_environment(app, FEEDSVC_CHANNEL_ALLOW_HOSTS="127.0.0.1")
         for at in ("2027-03-27 08:00", "2027-03-27 09:00", "2027-03-28 06:59",
                    "2027-03-28 07:00", "2027-03-28 07:01", "2027-03-28 08:00",
                    "2027-03-28 22:00", "2027-03-29 07:00", "2027-03-29 07:30"):

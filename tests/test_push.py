@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -16,8 +15,6 @@ import pytest
 from feedsvc import push
 from feedsvc.outbound import AllowList, Refused
 from feedsvc.reminders import Permanent, Temporary
-
-from helpers.pushserver import push_service
 
 LOCAL = AllowList.parse("127.0.0.1")
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
@@ -91,21 +88,15 @@ def test_a_host_ntfy_would_read_as_a_topic_is_checked_all_the_same(url: str) -> 
 
 # -- sending --------------------------------------------------------------------------------
 
-@pytest.fixture
-def service() -> Iterator[Any]:
-    with push_service() as httpd:
-        yield httpd
-
-
 ACTIONS = [("I renewed it", "https://feeds.example.org/act/renew-token"),
            ("Remind me tomorrow", "https://feeds.example.org/act/snooze-token")]
 
 
-def test_an_ntfy_server_gets_the_message_with_its_buttons(service: Any) -> None:
-    url = f"ntfy://127.0.0.1:{service.server_port}/renewals"
+def test_an_ntfy_server_gets_the_message_with_its_buttons(push_server: Any) -> None:
+    url = f"ntfy://127.0.0.1:{push_server.server_port}/renewals"
     push.send(url, "Renew MTS Russia — due in 3 days (Dec 17)", "Due: 2026-12-17\n续费",
               LOCAL, ACTIONS)
-    [(path, headers, body)] = service.received
+    [(path, headers, body)] = push_server.received
     message = json.loads(body)
     assert (path, message["topic"]) == ("/", "renewals")
     assert message["title"] == "Renew MTS Russia — due in 3 days (Dec 17)"
@@ -116,10 +107,10 @@ def test_an_ntfy_server_gets_the_message_with_its_buttons(service: Any) -> None:
     assert "X-Icon" not in headers
 
 
-def test_a_json_webhook_gets_the_title_and_the_message(service: Any) -> None:
-    push.send(f"json://127.0.0.1:{service.server_port}/hook", "Renew giffgaff",
+def test_a_json_webhook_gets_the_title_and_the_message(push_server: Any) -> None:
+    push.send(f"json://127.0.0.1:{push_server.server_port}/hook", "Renew giffgaff",
               "I renewed it: https://feeds.example.org/act/renew-token", LOCAL, ACTIONS)
-    [(path, headers, body)] = service.received
+    [(path, headers, body)] = push_server.received
     message = json.loads(body)
     assert path == "/hook" and headers["Content-Type"].startswith("application/json")
     assert (message["title"], message["message"]) == (
@@ -130,50 +121,50 @@ def test_a_json_webhook_gets_the_title_and_the_message(service: Any) -> None:
     (500, None, Temporary, None), (503, None, Temporary, None), (429, "120", Temporary, 120.0),
     (404, None, Permanent, None), (401, None, Permanent, None), (400, None, Permanent, None),
 ])
-def test_each_answer_is_a_kind_of_failure(service: Any, status: int, retry_after: str | None,
+def test_each_answer_is_a_kind_of_failure(push_server: Any, status: int, retry_after: str | None,
                                           failure: type[Exception], wait: float | None) -> None:
-    service.status, service.retry_after = status, retry_after
+    push_server.status, push_server.retry_after = status, retry_after
     with pytest.raises(failure) as problem:
-        push.send(f"json://127.0.0.1:{service.server_port}/hook", "t", "b", LOCAL)
+        push.send(f"json://127.0.0.1:{push_server.server_port}/hook", "t", "b", LOCAL)
     assert str(status) in str(problem.value)
     assert getattr(problem.value, "retry_after", None) == wait
 
 
-def test_a_service_that_fails_then_answers_gets_the_message(service: Any) -> None:
-    url = f"ntfy://127.0.0.1:{service.server_port}/renewals"
-    service.status = 500
+def test_a_service_that_fails_then_answers_gets_the_message(push_server: Any) -> None:
+    url = f"ntfy://127.0.0.1:{push_server.server_port}/renewals"
+    push_server.status = 500
     with pytest.raises(Temporary):
         push.send(url, "t", "b", LOCAL)
-    service.status = 200
+    push_server.status = 200
     push.send(url, "t", "b", LOCAL)
-    assert len(service.received) == 2
+    assert len(push_server.received) == 2
 
 
-def test_a_service_that_hangs_is_given_up_on_in_time(service: Any,
+def test_a_service_that_hangs_is_given_up_on_in_time(push_server: Any,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(push, "TIMEOUTS", (1.0, 1.0))
-    service.delay = 5.0
+    push_server.delay = 5.0
     started = time.monotonic()
     with pytest.raises(Temporary, match="did not answer"):
-        push.send(f"json://127.0.0.1:{service.server_port}/hook", "t", "b", LOCAL)
+        push.send(f"json://127.0.0.1:{push_server.server_port}/hook", "t", "b", LOCAL)
     assert time.monotonic() - started < 4
 
 
-def test_a_host_that_is_not_allowed_at_send_time_is_refused(service: Any) -> None:
+def test_a_host_that_is_not_allowed_at_send_time_is_refused(push_server: Any) -> None:
     with pytest.raises(Permanent, match="not a public address"):
-        push.send(f"json://127.0.0.1:{service.server_port}/hook", "t", "b", AllowList())
-    assert service.received == []
+        push.send(f"json://127.0.0.1:{push_server.server_port}/hook", "t", "b", AllowList())
+    assert push_server.received == []
 
 
-def test_nothing_of_a_message_or_its_address_is_logged(service: Any,
+def test_nothing_of_a_message_or_its_address_is_logged(push_server: Any,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    url = f"ntfy://tk_S3cretT0ken@127.0.0.1:{service.server_port}/secret-topic"
+    url = f"ntfy://tk_S3cretT0ken@127.0.0.1:{push_server.server_port}/secret-topic"
     push.send(url, "Renew giffgaff", "Due tomorrow", LOCAL, ACTIONS)
-    service.status = 500
+    push_server.status = 500
     with pytest.raises(Temporary):
         push.send(url, "Renew giffgaff", "Due tomorrow", LOCAL, ACTIONS)
-    assert len(service.received) == 2
+    assert len(push_server.received) == 2
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in ("S3cretT0ken", "secret-topic", "renew-token", "snooze-token"):
         assert secret not in logged

@@ -5,7 +5,6 @@ buttons — to real HTTP servers on 127.0.0.1 (an ntfy-compatible one and a JSON
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -18,8 +17,7 @@ from feedsvc import create_app, items, sender
 from feedsvc.db import get_engine, new_session
 from feedsvc.models import Channel, Delivery, User
 
-from helpers import Api, app_config, make_user
-from helpers.pushserver import push_service
+from helpers import Api, app_config
 
 CHANNELS = "/api/v1/channels"
 NOW = dt.datetime(2027, 3, 17, 1, 0, tzinfo=dt.UTC)  # 09:00 in Shanghai
@@ -27,28 +25,8 @@ TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 
 
 @pytest.fixture
-def push_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """An app whose channels may reach 127.0.0.1, where the test servers are."""
-    application = create_app(app_config(tmp_path / "push-instance", database_url,
-                                        FEEDSVC_CHANNEL_ALLOW_HOSTS="127.0.0.1"))
-    yield application
-    get_engine(application).dispose()
-
-
-@pytest.fixture
-def push_user(push_app: Flask) -> dict[str, Any]:
-    return make_user(push_app, timezone="Asia/Shanghai")
-
-
-@pytest.fixture
 def push_api(push_app: Flask, push_user: dict[str, Any]) -> Api:
     return Api(push_app.test_client(), push_user["token"])
-
-
-@pytest.fixture
-def service() -> Iterator[Any]:
-    with push_service() as httpd:
-        yield httpd
 
 
 def add_push(api: Api, url: str, **fields: Any) -> Any:
@@ -146,14 +124,14 @@ def test_a_push_body_with_an_address_or_without_a_url_is_422(api: Api) -> None:
 # -- testing and sending --------------------------------------------------------------------
 
 def test_the_test_button_sends_at_once_and_shows_the_answer(push_api: Api,
-                                                            service: Any) -> None:
-    channel = add_push(push_api, f"ntfy://127.0.0.1:{service.server_port}/renewals").json
+                                                            push_server: Any) -> None:
+    channel = add_push(push_api, f"ntfy://127.0.0.1:{push_server.server_port}/renewals").json
     sent = push_api.post(f"{CHANNELS}/{channel['id']}/test").json["delivery"]
     assert (sent["status"], sent["error"]) == ("sent", None)
-    [message] = service.messages()
+    [message] = push_server.messages()
     assert message["topic"] == "renewals"
     assert message["title"] == "Test from feedsvc: reminders reach this address"
-    service.status = 404
+    push_server.status = 404
     failed = push_api.post(f"{CHANNELS}/{channel['id']}/test").json["delivery"]
     assert (failed["status"], failed["error"]) == (
         "failed", "The service refused the message: HTTP 404.")
@@ -171,13 +149,13 @@ def add_items(app: Flask, user_id: int, count: int) -> None:
 
 def test_a_pass_sends_ntfy_its_reminders_with_both_buttons(push_app: Flask, push_api: Api,
                                                            push_user: dict[str, Any],
-                                                           service: Any) -> None:
-    add_push(push_api, f"ntfy://127.0.0.1:{service.server_port}/renewals")
+                                                           push_server: Any) -> None:
+    add_push(push_api, f"ntfy://127.0.0.1:{push_server.server_port}/renewals")
     add_items(push_app, push_user["id"], 2)
     # The account's own address is not confirmed: only the push channel gets them.
     assert sender.run_pass(push_app, NOW).line() == "sent 2, retrying 0, failed 0, skipped 0"
     pushed = [(json_body, headers) for (_, headers, _), json_body
-              in zip(service.received, service.messages(), strict=True)]
+              in zip(push_server.received, push_server.messages(), strict=True)]
     assert sorted(message["title"] for message, _ in pushed) == [
         "Renew SIM 0 — due in 14 days (Mar 31)", "Renew SIM 1 — due in 14 days (Mar 31)"]
     for message, headers in pushed:
@@ -193,11 +171,11 @@ def test_a_pass_sends_ntfy_its_reminders_with_both_buttons(push_app: Flask, push
 
 def test_a_json_webhook_gets_the_action_links_in_the_text(push_app: Flask, push_api: Api,
                                                           push_user: dict[str, Any],
-                                                          service: Any) -> None:
-    add_push(push_api, f"json://127.0.0.1:{service.server_port}/hook")
+                                                          push_server: Any) -> None:
+    add_push(push_api, f"json://127.0.0.1:{push_server.server_port}/hook")
     add_items(push_app, push_user["id"], 1)
     sender.run_pass(push_app, NOW)
-    [message] = service.messages()
+    [message] = push_server.messages()
     assert message["title"] == "Renew SIM 0 — due in 14 days (Mar 31)"
     assert "I renewed it:\nhttps://feeds.example.org/act/" in message["message"]
     assert "Remind me tomorrow:\nhttps://feeds.example.org/act/" in message["message"]
@@ -206,11 +184,11 @@ def test_a_json_webhook_gets_the_action_links_in_the_text(push_app: Flask, push_
 def test_a_failing_service_is_retried_then_paused_with_the_reason(push_app: Flask,
                                                                   push_api: Api,
                                                                   push_user: dict[str, Any],
-                                                                  service: Any) -> None:
-    channel_id = add_push(push_api, f"json://127.0.0.1:{service.server_port}/hook").json["id"]
+                                                                  push_server: Any) -> None:
+    channel_id = add_push(push_api, f"json://127.0.0.1:{push_server.server_port}/hook").json["id"]
     add_items(push_app, push_user["id"], 5)
-    service.statuses = [503]
-    service.status = 404
+    push_server.statuses = [503]
+    push_server.status = 404
     sender.run_pass(push_app, NOW)
     with new_session(push_app) as session:
         found = session.scalars(select(Delivery.status).where(
@@ -218,7 +196,7 @@ def test_a_failing_service_is_retried_then_paused_with_the_reason(push_app: Flas
         channel = session.get_one(Channel, channel_id)
         assert sorted(found) == ["failed"] * 4 + ["retrying"]
         assert channel.failures == 4 and channel.paused_at is None
-    service.statuses = []
+    push_server.statuses = []
     sender.run_pass(push_app, NOW + dt.timedelta(minutes=2))
     with new_session(push_app) as session:
         channel = session.get_one(Channel, channel_id)
@@ -227,8 +205,8 @@ def test_a_failing_service_is_retried_then_paused_with_the_reason(push_app: Flas
 
 
 def test_a_channel_sealed_under_another_key_fails_saying_so(push_app: Flask, push_api: Api,
-                                                            service: Any) -> None:
-    channel_id = add_push(push_api, f"json://127.0.0.1:{service.server_port}/hook").json["id"]
+                                                            push_server: Any) -> None:
+    channel_id = add_push(push_api, f"json://127.0.0.1:{push_server.server_port}/hook").json["id"]
     with new_session(push_app) as session:
         channel = session.get_one(Channel, channel_id)
         channel.secret = channel.secret[:-4] + "AAAA"  # type: ignore[index]
@@ -236,13 +214,13 @@ def test_a_channel_sealed_under_another_key_fails_saying_so(push_app: Flask, pus
     failed = push_api.post(f"{CHANNELS}/{channel_id}/test").json["delivery"]
     assert failed["status"] == "failed"
     assert "cannot be read with this service's secret key" in failed["error"]
-    assert service.received == []
+    assert push_server.received == []
 
 
 def test_each_send_checks_the_host_again(push_app: Flask, push_api: Api, database_url: str,
-                                         tmp_path: Path, service: Any) -> None:
+                                         tmp_path: Path, push_server: Any) -> None:
     """Allowed when added, no longer allowed when sent: refused before connecting."""
-    channel_id = add_push(push_api, f"ntfy://127.0.0.1:{service.server_port}/renewals").json["id"]
+    channel_id = add_push(push_api, f"ntfy://127.0.0.1:{push_server.server_port}/renewals").json["id"]
     strict = create_app(app_config(tmp_path / "strict-instance", database_url))
     try:
         with strict.app_context(), new_session(strict) as session:
@@ -251,7 +229,7 @@ def test_each_send_checks_the_host_again(push_app: Flask, push_api: Api, databas
     finally:
         get_engine(strict).dispose()
     assert (delivery.status, delivery.error) == ("failed", "127.0.0.1 is not a public address.")
-    assert service.received == []
+    assert push_server.received == []
 
 
 def test_a_channel_sealed_under_another_key_does_not_stop_adding_others(push_app: Flask,

@@ -15,9 +15,9 @@ from feedsvc import channels, create_app, demo
 from feedsvc.db import get_engine, new_session
 from feedsvc.models import Item, User
 
-from helpers import SECRET_KEY, Browser, app_config
+from helpers import SECRET_KEY, Browser, app_config, sender_environment
 from helpers.pushserver import push_service
-from helpers.servers import BIN, child_environment
+from helpers.servers import BIN
 
 
 def test_feedsvc_remind_sends_the_demo_s_reminders_to_ntfy_and_a_webhook_digest(
@@ -38,11 +38,7 @@ def test_feedsvc_remind_sends_the_demo_s_reminders_to_ntfy_and_a_webhook_digest(
                 "kind": "apprise", "url": f"json://127.0.0.1:{webhook.server_port}/hook",
                 "digest": local.strftime("%H:%M")}, now, app.config)
             session.commit()
-        env = child_environment(
-            FEEDSVC_INSTANCE_PATH=app.instance_path,
-            FEEDSVC_DATABASE_URL=app.config["FEEDSVC_DATABASE_URL"],
-            FEEDSVC_SECRET_KEY=SECRET_KEY, FEEDSVC_BASE_URL="https://feeds.example.org",
-            FEEDSVC_CHANNEL_ALLOW_HOSTS="127.0.0.1")
+        env = sender_environment(app, FEEDSVC_CHANNEL_ALLOW_HOSTS="127.0.0.1")
         result = subprocess.run([str(BIN / "feedsvc"), "remind"], capture_output=True,
                                 text=True, env=env, timeout=120, check=False)
         assert result.returncode == 0, result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -18,28 +17,11 @@ from feedsvc.models import Channel, Delivery, Item, User
 from feedsvc.reminders import Outgoing, Permanent, Temporary
 
 from helpers import PASSWORD
+from helpers.courier import Courier
 
 
 def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
-
-
-@dataclass
-class Courier:
-    """Takes what a pass hands it; answers as told (``None`` means it went)."""
-
-    sent: list[Outgoing] = field(default_factory=list)
-    answers: list[Exception | None] = field(default_factory=list)
-
-    def __call__(self, outgoing: Outgoing) -> None:
-        answer = self.answers.pop(0) if self.answers else None
-        if answer is not None:
-            raise answer
-        self.sent.append(outgoing)
-
-    def what(self) -> list[tuple[str, str, str]]:
-        return [(o.kind, o.item.title if o.item else "-", o.planned_at.isoformat())
-                for o in self.sent]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from feedsvc import accounts, items, reminders, sender
 from feedsvc.db import new_session
 from feedsvc.models import Channel, Delivery, Item, User
 
-from helpers import PASSWORD, SECRET_KEY
+from helpers import PASSWORD, sender_environment
 from helpers.servers import BIN, child_environment
 from helpers.smtp import SmtpServer
 
@@ -147,14 +147,6 @@ def test_a_test_message_goes_at_once(mail_app: Flask, smtp_server: SmtpServer) -
     assert failed.status == "failed" and failed.error
 
 
-def sender_environment(app: Flask, smtp_server: SmtpServer) -> dict[str, str]:
-    return child_environment(
-        FEEDSVC_INSTANCE_PATH=app.instance_path,
-        FEEDSVC_DATABASE_URL=app.config["FEEDSVC_DATABASE_URL"],
-        FEEDSVC_SECRET_KEY=SECRET_KEY, FEEDSVC_BASE_URL="https://feeds.example.org",
-        FEEDSVC_SMTP_URL=smtp_server.url())
-
-
 def test_several_sender_processes_send_each_reminder_once(mail_app: Flask,
                                                           smtp_server: SmtpServer) -> None:
     """Senders started at the same moment on the same due reminders (the real clock)."""
@@ -162,7 +154,7 @@ def test_several_sender_processes_send_each_reminder_once(mail_app: Flask,
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=5)).date().isoformat()
     for user_id in users:
         add_items(mail_app, user_id, 20, due=soon)
-    env = sender_environment(mail_app, smtp_server)
+    env = sender_environment(mail_app, FEEDSVC_SMTP_URL=smtp_server.url())
     processes = [subprocess.Popen([str(BIN / "feedsvc"), "remind"], env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for _ in range(4)]
@@ -182,7 +174,7 @@ def test_a_sender_killed_mid_pass_loses_nothing(mail_app: Flask,
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=5)).date().isoformat()
     add_items(mail_app, user_id, 30, due=soon)
     smtp_server.delay = 0.2  # seconds per message: the pass takes a while
-    env = sender_environment(mail_app, smtp_server)
+    env = sender_environment(mail_app, FEEDSVC_SMTP_URL=smtp_server.url())
     process = subprocess.Popen([str(BIN / "feedsvc"), "remind"], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -209,9 +201,9 @@ def test_the_command_prints_one_summary_line(mail_app: Flask, smtp_server: SmtpS
     user_id = confirmed_account(mail_app)
     soon = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).date().isoformat()
     add_items(mail_app, user_id, 2, due=soon)
+    env = sender_environment(mail_app, FEEDSVC_SMTP_URL=smtp_server.url())
     result = subprocess.run([str(BIN / "feedsvc"), "remind"], capture_output=True, text=True,
-                            env=sender_environment(mail_app, smtp_server), timeout=60,
-                            check=False)
+                            env=env, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     # Each item's 14-day alarm passed unsent before its 3-day one: the latest goes.
     assert result.stdout == "sent 2, retrying 0, failed 0, skipped 2\n"
@@ -227,7 +219,7 @@ def test_the_command_fails_when_the_database_is_unreachable(tmp_path: Path) -> N
 
 
 def test_the_loop_stops_cleanly_on_sigterm(mail_app: Flask, smtp_server: SmtpServer) -> None:
-    env = sender_environment(mail_app, smtp_server)
+    env = sender_environment(mail_app, FEEDSVC_SMTP_URL=smtp_server.url())
     process = subprocess.Popen([str(BIN / "feedsvc"), "remind", "--loop", "--every", "1"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)

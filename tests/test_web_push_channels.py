@@ -8,22 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from feedsvc import channels, create_app, outbound, push
-from feedsvc.db import get_engine, new_session
+from feedsvc import channels, outbound, push
+from feedsvc.db import new_session
 from feedsvc.models import Channel, Delivery, User
 from feedsvc.outbound import AllowList
 
-from helpers import Browser, Page, app_config, make_user, signed_in
-from helpers.servers import http_server
+from helpers import Browser, Page, make_user, signed_in
 
 NOW = dt.datetime(2027, 3, 17, 1, 0, tzinfo=dt.UTC)
 TOPIC = "renewals-k3y9q7"
@@ -34,45 +30,8 @@ BAD_TIME = "must be a time written HH:MM, from 00:00 to 23:59"
 
 
 @pytest.fixture
-def push_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """An app whose channels may reach 127.0.0.1 (FEEDSVC_CHANNEL_ALLOW_HOSTS)."""
-    application = create_app(app_config(tmp_path / "push-instance", database_url,
-                                        FEEDSVC_CHANNEL_ALLOW_HOSTS="127.0.0.1"))
-    yield application
-    get_engine(application).dispose()
-
-
-@pytest.fixture
-def push_user(push_app: Flask) -> dict[str, Any]:
-    return make_user(push_app, timezone="Asia/Shanghai")
-
-
-@pytest.fixture
 def browser(push_app: Flask, push_user: dict[str, Any]) -> Browser:
     return signed_in(push_app.test_client(), push_user)
-
-
-class Ntfy(BaseHTTPRequestHandler):
-    """Answers every POST with the server's ``status``, keeping what it was sent."""
-
-    def do_POST(self) -> None:
-        server: Any = self.server
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        server.received.append((self.path, body))
-        self.send_response(server.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def ntfy() -> Iterator[Any]:
-    with http_server(Ntfy, received=[], status=200) as httpd:
-        yield httpd
 
 
 def shown(page: Page) -> str:
@@ -297,28 +256,28 @@ def test_the_push_and_digest_forms_need_the_csrf_token(push_app: Flask, push_use
 # ---- tests sent to a real server ---------------------------------------------------------
 
 def test_send_a_test_reaches_the_ntfy_server_and_the_page_says_so(
-        push_app: Flask, push_user: dict[str, Any], browser: Browser, ntfy: Any) -> None:
-    channel_id = add_stored(push_app, push_user, f"ntfy://127.0.0.1:{ntfy.server_port}/{TOPIC}")
+        push_app: Flask, push_user: dict[str, Any], browser: Browser, push_server: Any) -> None:
+    channel_id = add_stored(push_app, push_user, f"ntfy://127.0.0.1:{push_server.server_port}/{TOPIC}")
     assert post_to(browser, f"/reminders/{channel_id}/test").status == 302
     page = browser.get("/reminders")
-    masked = f"ntfy://127.0.0.1:{ntfy.server_port}/r...7"
+    masked = f"ntfy://127.0.0.1:{push_server.server_port}/r...7"
     assert page.flashes() == [f"Test message sent to {masked}. Check that it arrived."]
-    [(path, body)] = ntfy.received
+    [(path, _, body)] = push_server.received
     assert (path, json.loads(body)["topic"]) == ("/", TOPIC)
     assert "Test message Sent planned" in shown(page)
     assert TOPIC not in page.text
 
 
 def test_a_test_the_server_refuses_shows_why(push_app: Flask, push_user: dict[str, Any],
-                                             browser: Browser, ntfy: Any) -> None:
-    ntfy.status = 404
-    channel_id = add_stored(push_app, push_user, f"ntfy://127.0.0.1:{ntfy.server_port}/{TOPIC}")
+                                             browser: Browser, push_server: Any) -> None:
+    push_server.status = 404
+    channel_id = add_stored(push_app, push_user, f"ntfy://127.0.0.1:{push_server.server_port}/{TOPIC}")
     post_to(browser, f"/reminders/{channel_id}/test")
     page = browser.get("/reminders")
-    masked = f"ntfy://127.0.0.1:{ntfy.server_port}/r...7"
+    masked = f"ntfy://127.0.0.1:{push_server.server_port}/r...7"
     assert page.flashes() == [(f"The test message to {masked} could not be sent: The service "
                               "refused the message: HTTP 404.")]
-    assert len(ntfy.received) == 1
+    assert len(push_server.received) == 1
     text = shown(page).split("Recent deliveries", 1)[1]
     assert "Test message Failed" in text and "HTTP 404" in text
 

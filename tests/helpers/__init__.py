@@ -28,6 +28,8 @@ from feedsvc.db import get_engine, get_feed_engine, new_session
 from feedsvc.feed import serve
 from feedsvc.models import ApiToken, Feed, Item, Renewal, User
 
+from helpers.servers import child_environment
+
 SECRET_KEY = "test-secret-key-not-for-production"
 PASSWORD = "correct horse battery"
 
@@ -66,6 +68,16 @@ def app_config(instance: Path, url: str, **extra: Any) -> dict[str, Any]:
         "FEEDSVC_BASE_URL": "https://feeds.example.org",
         **extra,
     }
+
+
+def sender_environment(app: Flask, **settings: str) -> dict[str, str]:
+    """The environment of a sender process (``feedsvc remind``) on ``app``'s database and
+    instance folder, with ``settings`` on top."""
+    return child_environment(
+        FEEDSVC_INSTANCE_PATH=app.instance_path,
+        FEEDSVC_DATABASE_URL=app.config["FEEDSVC_DATABASE_URL"],
+        FEEDSVC_SECRET_KEY=SECRET_KEY, FEEDSVC_BASE_URL="https://feeds.example.org",
+        **settings)
 
 
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
