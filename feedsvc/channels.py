@@ -178,6 +178,15 @@ def _push_address(session: Session, user: User, url: str, secret_key: str,
     return shown, seal(secret_key, url.strip()), str(push.service_of(url.strip()))
 
 
+def _unshared(session: Session, user: User, target: str) -> str:
+    """A masked address no other channel of the user is shown as: numbered from 2."""
+    shown = set(session.scalars(select(Channel.target).where(
+        Channel.user_id == user.id, Channel.kind == "apprise",
+        Channel.target.startswith(target, autoescape=True))))
+    return next(f"{target} ({number})" for number in range(2, MAX_CHANNELS + 2)
+                if f"{target} ({number})" not in shown)
+
+
 def add_channel(session: Session, user: User, data: Any, now: dt.datetime,
                 config: Mapping[str, Any]) -> Channel:
     """Validate and add a channel. An e-mail address starts unconfirmed: its confirmation
@@ -200,11 +209,9 @@ def add_channel(session: Session, user: User, data: Any, now: dt.datetime,
                                                     Channel.kind == fields.kind,
                                                     Channel.target == target))
     if taken is not None and secret:
-        # Another address that is shown the same, or this one sealed under another key.
-        raise Conflict(N_("A channel shown as %(address)s is already there: remove it first "
-                          "to add this one."),
-                       {"url": N_("is already one of your channels")}, address=target)
-    if taken is not None:
+        # Another address that is shown the same (or this one, sealed under another key).
+        target = _unshared(session, user, target)
+    elif taken is not None:
         raise Conflict(N_("You already have the address %(address)s."),
                        {"address": N_("is already one of your addresses")}, address=target)
     count = session.scalar(select(func.count()).select_from(Channel)

@@ -62,8 +62,10 @@ def claim(session: Session, now: dt.datetime, claim_id: str,
     """Take on the digests due at ``now``: the ids of the waiting deliveries claimed. A
     channel whose digest was switched off since gets its waiting deliveries claimed too, to
     go one by one."""
+    # In order: senders lock channels in the same order, so they never wait on each other.
     channel_ids = list(session.scalars(select(Delivery.channel_id).distinct().where(
-        Delivery.status == WAITING, Delivery.next_attempt_at <= now)))
+        Delivery.status == WAITING, Delivery.next_attempt_at <= now)
+        .order_by(Delivery.channel_id)))
     claimed: list[int] = []
     for channel_id in channel_ids:
         row = session.execute(select(Channel.digest, User.timezone).join(User).where(
@@ -73,6 +75,13 @@ def claim(session: Session, now: dt.datetime, claim_id: str,
         digest, timezone = row
         if digest is not None:
             day, at = last_time(digest, timezone, now)
+            if day != now.astimezone(ZoneInfo(timezone)).date():
+                # Before today's time: what missed an earlier day's digest goes in today's,
+                # not in a second message today.
+                session.execute(update(Delivery).where(_waiting_due(channel_id, now)).values(
+                    next_attempt_at=next_time(digest, timezone, now))
+                    .execution_options(synchronize_session=False))
+                continue
             taken = session.execute(
                 update(Channel).where(Channel.id == channel_id, or_(
                     Channel.digest_day.is_(None), Channel.digest_day < day))
@@ -101,6 +110,13 @@ def reschedule(session: Session, channel: Channel, now: dt.datetime) -> None:
 
 
 def give_up_from(channel: Channel, timezone: str, since: dt.datetime) -> dt.datetime:
-    """When a reminder that came due at ``since`` is first meant to go on the channel: at
-    once, or at the next digest time."""
-    return since if channel.digest is None else next_time(channel.digest, timezone, since)
+    """When a reminder that came due at ``since`` was first meant to go on the channel: at
+    once, or at the digest that took it on (the channel's latest, if it is that late: what
+    waits may have been moved to a later day), else at the next digest time."""
+    if channel.digest is None:
+        return since
+    if channel.digest_day is not None:
+        taken = _at(channel.digest_day, channel.digest, ZoneInfo(timezone))
+        if taken >= since:
+            return taken
+    return next_time(channel.digest, timezone, since)

@@ -80,10 +80,23 @@ def _host_name(host: str) -> str:
     return host.strip("[]").rstrip(".").lower()
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64's (RFC 6052) and
+# the old IPv4-compatible one; and NAT64's local-use prefix (RFC 8215), which may reach
+# anything.
+_EMBEDDING = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("::/96"))
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def public(address: IPAddress) -> bool:
-    """Whether an address is on the public internet (an IPv4-mapped one as its IPv4)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Whether an address is on the public internet; an IPv6 address that carries an IPv4
+    one (IPv4-mapped, 6to4, NAT64, IPv4-compatible) is judged as that IPv4 address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return False
+        if address.ipv4_mapped is not None or address.sixtofour is not None:
+            return public(address.ipv4_mapped or address.sixtofour)  # type: ignore[arg-type]
+        if any(address in prefix for prefix in _EMBEDDING) and int(address) > 0xFFFF:
+            return public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return address.is_global and not address.is_multicast
 
 
@@ -106,7 +119,7 @@ def is_literal(host: str) -> bool:
     """Whether ``host`` is an IP address in some notation (read without asking DNS)."""
     try:
         socket.getaddrinfo(_host_name(host), None, flags=socket.AI_NUMERICHOST)
-    except socket.gaierror:
+    except (socket.gaierror, UnicodeError):
         return False
     return True
 

@@ -37,6 +37,8 @@ _SCHEMES = {scheme: service for service, schemes in SERVICES.items() for scheme 
 _CHOSEN_HOST = frozenset({"ntfy", "ntfys", "gotify", "gotifys", "bark", "barks", "json", "jsons"})
 # Seconds to connect and to wait for each answer: a slow service cannot stall a pass.
 TIMEOUTS = (5.0, 10.0)
+# The longest wait a service's Retry-After is taken at: a day, past which nothing is retried.
+LONGEST_ASKED = 24 * 3600.0
 # No files written, no redirects followed, no icon from a third party in the message.
 _ASSET = apprise.AppriseAsset(app_id="feedsvc", app_desc="feedsvc", app_url="",
                               storage_mode="memory", http_redirects=False, image_url_mask="",
@@ -82,8 +84,16 @@ def read(url: str, allow: outbound.AllowList) -> str:
         if written.path.strip("/") and written.hostname and (
                 not cloud or outbound.is_literal(written.hostname)):
             hosts.add(written.hostname)
-        for host in filter(None, hosts):
-            outbound.check_new(host, plugin.port or (443 if plugin.secure else 80), allow)
+        try:
+            for host in filter(None, hosts):
+                outbound.check_new(host, plugin.port or (443 if plugin.secure else 80), allow)
+        except UnicodeError:  # a name no resolver takes (an empty or too long label)
+            raise BadAddress(N_("This is not a valid %(service)s address."),
+                             service=service) from None
+        if cloud and written.path.strip("/") and written.hostname not in (
+                None, "ntfy.sh", *plugin.topics):
+            # Written as a host, but ntfy would drop it and send to ntfy.sh instead.
+            raise BadAddress(N_("This is not a valid %(service)s address."), service=service)
     return _masked(str(plugin.url(privacy=True)), getattr(plugin, "mode", "") == "cloud")
 
 
@@ -118,13 +128,15 @@ def _with_actions(url: str, actions: Sequence[tuple[str, str]]) -> str:
 
 
 def _seconds(retry_after: str | None) -> float | None:
-    """A Retry-After header's wait in seconds (it gives seconds or an HTTP date)."""
+    """A Retry-After header's wait in seconds (it gives seconds or an HTTP date), at most
+    ``LONGEST_ASKED``."""
     if retry_after is None:
         return None
     if retry_after.strip().isdigit():
-        return float(retry_after)
+        return min(float(retry_after), LONGEST_ASKED)
     when = parse_date(retry_after)
-    return None if when is None else max(0.0, (when - utc_now()).total_seconds())
+    return None if when is None else min(max(0.0, (when - utc_now()).total_seconds()),
+                                         LONGEST_ASKED)
 
 
 def send(url: str, title: str, body: str, allow: outbound.AllowList,

@@ -23,6 +23,7 @@ late at once only the latest goes and the rest are recorded as skipped.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +36,9 @@ from sqlalchemy.orm import Session
 
 from feedsvc import digests
 from feedsvc.models import Channel, Delivery, Item, Snooze, User, dialect_insert
+from feedsvc.texts import N_
+
+log = logging.getLogger(__name__)
 
 PAUSE_AFTER = 5  # failed deliveries in a row that pause a channel
 LEASE = dt.timedelta(minutes=10)  # how long a pass may hold a claim before another takes it
@@ -297,7 +301,9 @@ def _outcome(delivery: Delivery, item: Item | None, give_up_at: dt.datetime,
     """Why a claimed delivery must not go any more (status, reason), or None."""
     channel = delivery.channel
     if delivery.kind == "test":  # also to a channel switched off or paused, to try it
-        return None if channel.verified_at is not None else ("skipped", "not confirmed")
+        if channel.verified_at is None:
+            return "skipped", "not confirmed"
+        return None if now < give_up_at else ("failed", "could not be sent within 24 hours")
     if not channel.enabled or channel.paused_at is not None or channel.verified_at is None:
         return "skipped", "the channel is off"
     if item is None or item.archived:
@@ -398,7 +404,16 @@ def _send(courier: Courier, outgoing: Outgoing, attempts: int
     """Hand the message to the courier: (status, values to store, result for the channel)."""
     now = outgoing.now
     try:
-        courier(outgoing)
+        try:
+            courier(outgoing)
+        except (Temporary, Permanent):
+            raise
+        except Exception as fault:  # a fault of ours: the pass goes on; this is tried again
+            # Its type only: its text might quote a channel's address.
+            log.error("delivery %s could not be sent: %s", outgoing.delivery_id,
+                      type(fault).__name__)
+            raise Temporary(N_("an unexpected error; trying again later"),
+                            counts=False) from fault
     except Temporary as problem:
         # As long as the service asked, if it asked for longer: its 429 says when it will
         # take messages again.

@@ -281,3 +281,38 @@ def test_a_test_message_left_by_a_dead_sender_goes_alone(app: Flask, sessions: A
     reminders.run_pass(sessions, courier, utc("2027-03-28 07:00"))
     assert sorted(courier.messages()) == [("2027-03-28T07:00:00+00:00", ["A", "D"]),
                                           ("2027-03-28T07:00:00+00:00", ["test"])]
+
+
+def test_a_reminder_moved_past_a_new_digest_time_is_still_sent(app: Flask,
+                                                               sessions: Any) -> None:
+    """The 28th's digest went at 08:00 with A and D; B came due at 09:00 and waits. At 10:00
+    the time becomes 20:00: that day's digest has gone, so B goes at 20:00 on the 29th, 35
+    hours after it came due — not given up after 24."""
+    _, channel_id = london_account(app)
+    courier = Courier()
+    for at in ("2027-03-27 10:00", "2027-03-28 07:00", "2027-03-28 08:00"):
+        reminders.run_pass(sessions, courier, utc(at))
+    with app.app_context(), new_session(app) as session:
+        channels.update_channel(session, session.get_one(Channel, channel_id),
+                                {"digest": "20:00"}, utc("2027-03-28 09:00"))
+        session.commit()
+    for at in ("2027-03-28 19:00", "2027-03-28 22:00", "2027-03-29 18:59"):
+        reminders.run_pass(sessions, courier, utc(at))
+    reminders.run_pass(sessions, courier, utc("2027-03-29 19:00"))  # 20:00 BST
+    assert courier.messages() == [("2027-03-28T07:00:00+00:00", ["A", "D"]),
+                                  ("2027-03-29T19:00:00+00:00", ["B", "C"])]
+    with new_session(app) as session:
+        assert set(session.scalars(select(Delivery.status))) == {"sent"}
+
+
+def test_what_missed_an_earlier_day_goes_in_today_s_digest_only(app: Flask,
+                                                                sessions: Any) -> None:
+    """No sender ran for two days; the first pass comes before today's time: nothing then,
+    one message at the time."""
+    london_account(app)
+    courier = Courier()
+    reminders.run_pass(sessions, courier, utc("2027-03-29 06:00"))  # 07:00 BST
+    assert courier.sent == []
+    reminders.run_pass(sessions, courier, utc("2027-03-29 07:00"))
+    reminders.run_pass(sessions, courier, utc("2027-03-29 08:00"))
+    assert courier.messages() == [("2027-03-29T07:00:00+00:00", ["A", "B", "C", "D"])]

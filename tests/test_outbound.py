@@ -22,6 +22,9 @@ REFUSED = [
     "169.254.169.254", "0.0.0.0", "2130706433", "0x7f000001", "0177.0.0.1", "127.1",
     "[::ffff:127.0.0.1]", "::ffff:a9fe:a9fe", "100.64.0.1", "224.0.0.1", "255.255.255.255",
     "fd00::1", "fe80::1", "[fd00:ec2::254]", "LOCALHOST.", "192.0.2.1", "198.18.0.1",
+    # IPv6 addresses that carry a private IPv4 one: NAT64, local-use NAT64, 6to4, and the
+    # old IPv4-compatible form.
+    "64:ff9b::a00:1", "[64:ff9b::7f00:1]", "64:ff9b:1::808:808", "2002:a00:1::", "::a00:1",
 ]
 
 
@@ -65,6 +68,7 @@ def test_a_bad_allow_list_entry_is_named(setting: str) -> None:
 @pytest.mark.parametrize(("address", "expected"), [
     ("8.8.8.8", True), ("::ffff:8.8.8.8", True), ("::ffff:10.0.0.1", False),
     ("239.1.1.1", False), ("ff02::1", False), ("2001:db8::1", False),
+    ("64:ff9b::808:808", True), ("2002:808:808::", True), ("64:ff9b::a9fe:a9fe", False),
 ])
 def test_public_means_the_public_internet(address: str, expected: bool) -> None:
     assert public(ipaddress.ip_address(address)) is expected

@@ -156,6 +156,13 @@ def test_a_host_that_is_not_allowed_at_send_time_is_refused(push_server: Any) ->
     assert push_server.received == []
 
 
+def test_a_wait_asked_for_is_taken_at_most_a_day(push_server: Any) -> None:
+    push_server.status, push_server.retry_after = 429, "99999999999999999999"
+    with pytest.raises(Temporary) as failure:
+        push.send(f"json://127.0.0.1:{push_server.server_port}/hook", "t", "b", LOCAL)
+    assert failure.value.retry_after == 24 * 3600
+
+
 def test_nothing_of_a_message_or_its_address_is_logged(push_server: Any,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)

@@ -83,6 +83,7 @@ def test_any_other_scheme_is_422_naming_the_accepted_services(api: Api, url: str
 
 @pytest.mark.parametrize("url", [
     "tgram://not-a-token/", "pover://", "discord://", "schan://", "ntfys://", "json://",
+    "ntfy://a..b/topic", "ntfy://" + "a" * 64 + ".com/topic", "json://a..b/hook",
 ])
 def test_an_address_apprise_cannot_read_is_422(api: Api, url: str) -> None:
     response = add_push(api, url)
@@ -241,8 +242,16 @@ def test_a_channel_sealed_under_another_key_does_not_stop_adding_others(push_app
         channel.secret = channel.secret[:-4] + "AAAA"  # type: ignore[index]
         session.commit()
     assert add_push(push_api, f"tgram://{TOKEN}/12345").status_code == 201
+    # Added again, it is told apart from the one that can no longer be read.
     again = add_push(push_api, url)
-    assert again.status_code == 409
-    assert again.json["error"]["message"] == (
-        "A channel shown as tgram://1...w/987654321 is already there: remove it first to add "
-        "this one.")
+    assert again.status_code == 201, again.json
+    assert again.json["target"] == "tgram://1...w/987654321 (2)"
+
+
+def test_two_addresses_shown_alike_are_numbered(push_api: Api) -> None:
+    first = add_push(push_api, "ntfy://127.0.0.1/renewals-phone").json
+    second = add_push(push_api, "ntfy://127.0.0.1/renewals-home").json
+    third = add_push(push_api, "ntfy://127.0.0.1/reminders-home").json
+    assert [c["target"] for c in (first, second, third)] == [
+        "ntfy://127.0.0.1/r...e", "ntfy://127.0.0.1/r...e (2)", "ntfy://127.0.0.1/r...e (3)"]
+    assert add_push(push_api, "ntfy://127.0.0.1/renewals-home").status_code == 409

@@ -205,6 +205,35 @@ def test_a_wait_the_service_asked_for_is_kept_when_it_is_longer(
         assert session.scalars(select(Delivery)).one().next_attempt_at is None
 
 
+def test_a_fault_of_the_courier_is_retried_and_the_pass_goes_on(
+        app: Flask, sessions: Any, account: dict[str, Any],
+        caplog: pytest.LogCaptureFixture) -> None:
+    add_item(app, account, title="First")
+    add_item(app, account, title="Second")
+    courier = Courier(answers=[OverflowError("date value out of range")])
+    assert run(sessions, courier, "2027-03-17 01:00") == "sent 1, retrying 1, failed 0, skipped 0"
+    assert [status for _, _, status, _ in deliveries(app)].count("retrying") == 1
+    assert ("an unexpected error; trying again later" in
+            [error for _, _, _, error in deliveries(app)])
+    assert "OverflowError" in caplog.text and "out of range" not in caplog.text
+    assert run(sessions, courier, "2027-03-17 01:01") == "sent 1, retrying 0, failed 0, skipped 0"
+
+
+def test_a_test_message_left_by_a_dead_sender_is_given_up_after_a_day(
+        app: Flask, sessions: Any, account: dict[str, Any]) -> None:
+    with new_session(app) as session:
+        channel = session.scalars(select(Channel)).one()
+        session.add(Delivery(user_id=account["id"], channel_id=channel.id, item_id=None,
+                             kind="test", due_date=None, planned_at=utc("2027-03-17 01:00"),
+                             status="sending", attempts=1, claimed_by="dead",
+                             lease_until=utc("2027-03-17 01:10"),
+                             created_at=utc("2027-03-17 01:00")))
+        session.commit()
+    assert run(sessions, Courier(), "2027-03-18 01:00") == \
+        "sent 0, retrying 0, failed 1, skipped 0"
+    assert deliveries(app)[0][2:] == ("failed", "could not be sent within 24 hours")
+
+
 def test_the_waits_grow_to_an_hour() -> None:
     assert [reminders._wait(n) for n in (1, 2, 3, 7, 8, 20)] == [
         dt.timedelta(minutes=m) for m in (1, 2, 4, 60, 60, 60)]
