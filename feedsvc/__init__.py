@@ -10,7 +10,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from feedsvc import baseurl, config, db, errors, headers, health, mail, outbound
+from feedsvc import baseurl, config, db, errors, headers, health, mail, outbound, presets
 from feedsvc.bodylimit import ChunkedBodyLimit
 from feedsvc.proxy import TrustedProxies
 
@@ -55,9 +55,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["WTF_CSRF_TIME_LIMIT"] = None
     app.config["TRUSTED_HOSTS"] = baseurl.trusted_hosts(app.config)
     mail.mail_settings(app.config)  # a malformed relay URL or sender stops the start here
-    # A bad entry stops the start too, naming it.
+    # A bad entry stops the start too, naming it; so does a preset without its source.
     app.config["CHANNEL_ALLOW_HOSTS"] = outbound.AllowList.parse(
         app.config["FEEDSVC_CHANNEL_ALLOW_HOSTS"])
+    presets.all_presets()
     app.url_map.converters["int"] = IdConverter
     # The API authenticates with bearer tokens, not cookies, so it needs no CSRF token.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = True

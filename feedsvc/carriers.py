@@ -1,11 +1,14 @@
 """What the add form proposes: the countries and carriers people keep numbers with.
 
-Only proposals: any country code and any provider name can still be typed.
+Only proposals: any country code and any provider name can still be typed. Carriers with a
+keep-alive rule (``feedsvc.presets``) are proposed too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from feedsvc import presets
 
 # Countries whose numbers are commonly kept alive, most common first.
 COMMON_COUNTRIES = ("RU", "HK", "ME", "MC", "PH", "GB", "US", "MO", "TH", "MY", "SG", "JP",
@@ -41,5 +44,11 @@ def common_first(countries: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def providers() -> list[tuple[str, str]]:
-    """Every proposed ``(country code, carrier)``, common countries first."""
-    return [(code, name) for code, names in CARRIERS.items() for name in names]
+    """Every proposed ``(country code, carrier)``, common countries first; a preset's carrier
+    that the lists above lack comes after its country's."""
+    proposed = {code: list(names) for code, names in CARRIERS.items()}
+    for preset in presets.all_presets():
+        names = proposed.setdefault(preset.country, [])
+        if preset.carrier not in names:
+            names.append(preset.carrier)
+    return [(code, name) for code, names in proposed.items() for name in names]

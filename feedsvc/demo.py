@@ -18,7 +18,8 @@ DEMO_TIMEZONE = "Asia/Shanghai"
 
 
 def demo_items(today: dt.date) -> list[dict[str, Any]]:
-    """The five seed items, with due dates spread over the weeks after ``today``."""
+    """The five seed items, with due dates spread over the weeks after ``today``; those whose
+    carrier has a sourced keep-alive rule follow its preset (``feedsvc.presets``)."""
 
     def due(days: int) -> str:
         return (today + dt.timedelta(days=days)).isoformat()
@@ -27,11 +28,11 @@ def demo_items(today: dt.date) -> list[dict[str, Any]]:
         {
             "title": "MTS Russia",
             "provider": "MTS",
+            "carrier": "mts",
             "phone_number": "+7 916 123 45 67",
             "country": "RU",
             "due_date": due(12),
-            "repeat": {"every": 3, "unit": "month", "from": "schedule"},
-            "grace_days": 30,
+            "repeat": {"every": 183, "unit": "day", "from": "renewal"},
             "price": {"amount": "300.00", "currency": "RUB"},
             "bound_services": ["Sberbank", "Telegram", "Gosuslugi"],
             "notes": "Top up in the My MTS app or at mts.ru with a card or a payment agent.\n"
@@ -41,11 +42,11 @@ def demo_items(today: dt.date) -> list[dict[str, Any]]:
         {
             "title": "Hong Kong registration card",
             "provider": "China Mobile Hong Kong",
+            "carrier": "china-mobile-hk",
             "phone_number": "+852 5123 4567",
             "country": "HK",
             "due_date": due(45),
-            "repeat": {"every": 1, "unit": "year", "from": "schedule"},
-            "grace_days": 15,
+            "repeat": {"every": 180, "unit": "day", "from": "renewal"},
             "price": {"amount": "118.00", "currency": "HKD"},
             "bound_services": ["HSBC HK", "WhatsApp", "Alipay HK"],
             "notes": "Buy the yearly number-keeping pack in the MySIM app; keep the receipt.",
@@ -67,10 +68,12 @@ def demo_items(today: dt.date) -> list[dict[str, Any]]:
             "title": "Monaco Telecom",
             "category": "sim",
             "provider": "Monaco Telecom",
+            "carrier": "monaco-telecom",
             "phone_number": "+377 6 12 34 56 78",
             "country": "MC",
             "due_date": due(20),
             "repeat": {"every": 1, "unit": "month", "from": "schedule"},
+            "grace_days": 182,
             "alarms": [{"days_before": 2, "at": "09:00"}, {"days_before": 0, "at": "18:00"}],
             "price": {"amount": "15.00", "currency": "EUR"},
             "bound_services": ["Google account", "Apple ID"],
@@ -81,13 +84,14 @@ def demo_items(today: dt.date) -> list[dict[str, Any]]:
         {
             "title": "TNT eSIM",
             "provider": "TNT (Smart)",
+            "carrier": "tnt",
             "phone_number": "+63 912 345 6789",
             "country": "PH",
             "due_date": due(30),
-            "repeat": {"every": 90, "unit": "day", "from": "renewal"},
+            "repeat": {"every": 120, "unit": "day", "from": "renewal"},
             "price": {"amount": "50.00", "currency": "PHP"},
             "bound_services": ["GCash", "Maya"],
-            "notes": "Any load or paid activity within 90 days keeps the SIM alive.",
+            "notes": "Reload before the balance has been at zero for 120 days.",
             "url": "https://tnt.ph/",
         },
     ]

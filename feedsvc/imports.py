@@ -3,6 +3,7 @@
 Each row becomes the API's item input and is checked with the API's own rules, so an import
 accepts exactly what ``POST /api/v1/items`` accepts. Messages are returned as keys with
 values (see ``ImportProblem``) so the web layer can put them in the reader's language.
+A Wallos export gives the same result through ``feedsvc.wallos``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from feedsvc.texts import N_
 COLUMNS = (
     "title", "category", "provider", "phone_number", "country", "due_date",
     "repeat_every", "repeat_unit", "repeat_from", "grace_days", "price_amount",
-    "price_currency", "bound_services", "notes", "url", "auto_renew",
+    "price_currency", "bound_services", "notes", "url", "auto_renew", "carrier",
 )
 REQUIRED_COLUMNS = ("title", "due_date")
+# Columns that only Wallos's own CSV export has (scripts/profile.js in Wallos's repository
+# writes the keys of endpoints/subscriptions/export.php as its header row).
+WALLOS_CSV_COLUMNS = {"name", "next payment"}
 MAX_ROWS = 500
 # Both the file and its text as the preview's confirm step posts it back (UTF-8, with a
 # browser's "\r\n" line breaks; ``text_size``), so the two steps agree.
@@ -62,10 +66,21 @@ class ImportProblem:
 
 @dataclass
 class ImportResult:
-    """The rows of a file as API item input, or the problems that stop its import."""
+    """The rows of a file as API item input, or the problems that stop its import.
+
+    ``source`` is the kind of file: "csv", or "wallos" (whose rows are numbered from 1 for
+    the first subscription, and whose fields are the export's keys).
+    """
 
     rows: list[tuple[int, dict[str, Any]]] = dataclasses.field(default_factory=list)
     problems: list[ImportProblem] = dataclasses.field(default_factory=list)
+    source: str = "csv"
+
+
+def too_large() -> ImportProblem:
+    """The problem of a file over ``MAX_BYTES``."""
+    return ImportProblem(0, "", N_("The file is larger than %(kb)d KB."),
+                         {"kb": MAX_BYTES // 1024})
 
 
 def template_csv() -> bytes:
@@ -101,7 +116,7 @@ def row_input(cells: dict[str, str]) -> tuple[dict[str, Any], list[ImportProblem
     """One CSV row (column → stripped text) as API item input, and the cells it cannot read."""
     problems: list[ImportProblem] = []
     data: dict[str, Any] = {"title": cells.get("title", ""), "due_date": cells.get("due_date", "")}
-    for name in ("category", "provider", "phone_number", "url"):
+    for name in ("category", "provider", "carrier", "phone_number", "url"):
         if cells.get(name):
             data[name] = cells[name]
     if cells.get("country"):
@@ -140,10 +155,8 @@ def _column(path: str, message: str) -> tuple[str, str]:
 def parse(data: bytes) -> ImportResult:
     """Read and validate a whole CSV file; its rows are usable only when no problem is found."""
     result = ImportResult()
-    too_large = {"kb": MAX_BYTES // 1024}
     if len(data) > MAX_BYTES:
-        result.problems.append(ImportProblem(0, "", N_("The file is larger than %(kb)d KB."),
-                                             too_large))
+        result.problems.append(too_large())
         return result
     text = decode(data)
     if text is None:
@@ -154,7 +167,7 @@ def parse(data: bytes) -> ImportResult:
         # Chinese text in GBK grows by half in UTF-8, in which the confirm step posts it.
         result.problems.append(ImportProblem(0, "", N_(
             "Converted to UTF-8, the file is larger than %(kb)d KB. Split it into smaller "
-            "files."), too_large))
+            "files."), {"kb": MAX_BYTES // 1024}))
         return result
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -168,6 +181,11 @@ def parse(data: bytes) -> ImportResult:
         return result
     header_row, header_cells = lines[0]
     header = [name.strip().lower() for name in header_cells]
+    if WALLOS_CSV_COLUMNS <= set(header):
+        result.problems.append(ImportProblem(header_row, "", N_(
+            "This looks like Wallos's CSV export. Choose “Export as JSON” in Wallos and upload "
+            "that file instead: it keeps every field as it is.")))
+        return result
     unknown = [name for name in header if name not in COLUMNS]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     for name in unknown:

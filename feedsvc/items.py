@@ -45,6 +45,7 @@ def writable_fields(item: Item) -> dict[str, Any]:
         "title": item.title,
         "category": item.category,
         "provider": item.provider,
+        "carrier": item.carrier,
         "phone_number": item.phone_number,
         "country": item.country,
         "due_date": item.due_date,
@@ -73,6 +74,7 @@ def _apply(item: Item, fields: ItemFields) -> None:
     item.title = fields.title
     item.category = fields.category
     item.provider = fields.provider
+    item.carrier = fields.carrier
     item.phone_number = fields.phone_number
     item.country = fields.country
     item.due_date = fields.due_date

@@ -22,6 +22,7 @@ from babel.lists import format_list
 from flask import render_template
 from flask_babel import force_locale, format_date, get_locale, gettext, ngettext
 
+from feedsvc import presets
 from feedsvc.feed.events import mask_number
 from feedsvc.mail import Mail
 
@@ -54,6 +55,7 @@ class ReminderFacts:
     days_left: int
     last_day: date | None = None
     provider: str | None = None
+    carrier: str | None = None
     phone_number: str | None = None
     price_amount: str | None = None
     price_currency: str | None = None
@@ -72,7 +74,8 @@ class ReminderFacts:
                     else item.due_date + timedelta(days=item.grace_days))
         return cls(title=item.title, kind=kind, due_date=item.due_date,
                    days_left=(item.due_date - today).days, last_day=last_day,
-                   provider=item.provider, phone_number=item.phone_number,
+                   provider=item.provider, carrier=item.carrier,
+                   phone_number=item.phone_number,
                    price_amount=item.price_amount, price_currency=item.price_currency,
                    bound_services=tuple(item.bound_services or ()), notes=item.notes or "",
                    renew_url=item.url)
@@ -208,6 +211,11 @@ def _rows(facts: ReminderFacts) -> list[Row]:
     if facts.bound_services:
         rows.append(Row(_("Bound accounts"),
                         format_list(list(facts.bound_services), locale=get_locale())))
+    preset = presets.get(facts.carrier)
+    if preset is not None:
+        locale = "zh-Hans" if str(get_locale()) == "zh_Hans" else "en"
+        rows += [Row(_("Keeps the number alive"), preset.keeps_alive.said(locale)),
+                 Row(_("Where this rule comes from"), preset.source.url, preset.source.url)]
     if facts.renew_url:
         # Only a web address becomes a link; anything else is shown as text.
         link = facts.renew_url if facts.renew_url.startswith(("https://", "http://")) else None

@@ -179,6 +179,8 @@ class Item(Base):
     title: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = mapped_column(String(20), default="sim")
     provider: Mapped[str | None] = mapped_column(String(100))
+    # The carrier preset the item follows (``feedsvc.presets``), by id.
+    carrier: Mapped[str | None] = mapped_column(String(40))
     phone_number: Mapped[str | None] = mapped_column(String(40))
     country: Mapped[str | None] = mapped_column(String(2))
     due_date: Mapped[dt.date] = mapped_column(Date)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from feedsvc.presets import CarrierList
 from feedsvc.schemas import (
     CATEGORIES,
     ChannelCreated,
@@ -55,6 +56,7 @@ SCHEMAS: tuple[tuple[type[BaseModel], Literal["validation", "serialization"]], .
     (DeliveryOut, "serialization"),
     (DeliveryList, "serialization"),
     (DeliveryResult, "serialization"),
+    (CarrierList, "serialization"),
 )
 
 
@@ -164,6 +166,12 @@ def document() -> dict[str, Any]:
             **_feed_paths(),
             **_renewal_paths(),
             **_channel_paths(),
+            "/carriers": {"get": {
+                "operationId": "listCarriers",
+                "description": "The carrier presets: each carrier's keep-alive rule with its "
+                               "source and how sure it is; an item's `carrier` names one.",
+                "responses": {"200": {"description": "Every preset",
+                                      "content": _json("CarrierList")}, **_errors(401)}}},
             "/openapi.json": {
                 "get": {"operationId": "openapi", "security": [],
                         "responses": {"200": {"description": "This document"}}},
@@ -241,8 +249,10 @@ def _channel_paths() -> dict[str, Any]:
                 **_errors(401)}},
             "post": {"operationId": "createChannel",
                      "description": "Adds an e-mail address and mails it a confirmation link "
-                                    "at once; nothing else goes there until it is opened. "
-                                    "`confirmation` says whether that mail left.",
+                                    "at once (nothing else goes there until it is opened; "
+                                    "`confirmation` says whether that mail left), or a push "
+                                    "channel's Apprise URL, checked at once and then shown "
+                                    "masked.",
                      "requestBody": {"required": True, "content": _json("ChannelFields")},
                      "responses": {"201": {"description": "Created",
                                            "content": _json("ChannelCreated")},

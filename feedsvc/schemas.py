@@ -261,12 +261,24 @@ class Price(Strict):
     currency: Currency
 
 
+def _carrier(value: str) -> str:
+    # Imported here: the presets' own models are built from this module's types.
+    from feedsvc import presets
+
+    if presets.get(value) is None:
+        raise ValueError("must be the id of a carrier preset (GET /api/v1/carriers)")
+    return value
+
+
 class ItemFields(Strict):
     """Every writable field of an item."""
 
     title: Title
     category: Category = "sim"
     provider: OptionalOneLine100 = None
+    carrier: Annotated[str, AfterValidator(_carrier)] | None = Field(
+        default=None, description="The carrier preset the item follows (GET /api/v1/carriers)",
+        json_schema_extra={"example": "giffgaff"})
     phone_number: Annotated[
         Annotated[str, Field(max_length=40), AfterValidator(_phone)] | None,
         AfterValidator(_optional_text),
@@ -297,6 +309,7 @@ class ItemOut(BaseModel):
     title: str
     category: str
     provider: str | None
+    carrier: str | None = Field(description="The carrier preset the item follows")
     phone_number: str | None
     country: str | None
     due_date: StoredDate

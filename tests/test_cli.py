@@ -67,13 +67,17 @@ def test_demo_creates_one_item_per_seed_country_once(app, runner):
     assert sorted(item.country for item in items) == ["HK", "MC", "ME", "PH", "RU"]
     by_country = {item.country: item for item in items}
     mts = by_country["RU"]
-    assert (mts.repeat_every, mts.repeat_unit, mts.repeat_from, mts.grace_days) == (
-        3, "month", "schedule", 30)
-    assert by_country["HK"].repeat_unit == "year"
+    # The seed carriers with a sourced rule follow their preset.
+    assert (mts.carrier, mts.repeat_every, mts.repeat_unit, mts.repeat_from,
+            mts.grace_days) == ("mts", 183, "day", "renewal", None)
+    assert (by_country["HK"].carrier, by_country["HK"].repeat_every) == ("china-mobile-hk", 180)
+    assert (by_country["MC"].carrier, by_country["MC"].grace_days) == ("monaco-telecom", 182)
+    assert by_country["ME"].carrier is None
     assert (by_country["ME"].repeat_every, by_country["ME"].repeat_unit) == (1, "month")
     assert by_country["MC"].auto_renew is True
     tnt = by_country["PH"]
-    assert (tnt.repeat_every, tnt.repeat_unit, tnt.repeat_from) == (90, "day", "renewal")
+    assert (tnt.carrier, tnt.repeat_every, tnt.repeat_unit, tnt.repeat_from) == (
+        "tnt", 120, "day", "renewal")
 
     again = runner.invoke(args=["demo"])
     assert again.exit_code == 0

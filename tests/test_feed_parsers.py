@@ -62,12 +62,12 @@ def test_golden_events_are_one_day_long_with_unique_uids(
 
 
 EXPECTED_COUNTS = {
-    # 5 due events and 2 grace events (MTS, Hong Kong); alarms: 3 per default item, 2 for
-    # Monaco, 1 per grace event.
-    "demo-feed.ics": {"due": 5, "grace": 2, "lead": 0, "alarms": 3 * 4 + 2 + 2},
-    "demo-feed-zh-Hans.ics": {"due": 5, "grace": 2, "lead": 0, "alarms": 3 * 4 + 2 + 2},
+    # 5 due events and 1 grace event (Monaco, whose preset has one); alarms: 3 per default
+    # item, 2 for Monaco, 1 per grace event.
+    "demo-feed.ics": {"due": 5, "grace": 1, "lead": 0, "alarms": 3 * 4 + 2 + 1},
+    "demo-feed-zh-Hans.ics": {"due": 5, "grace": 1, "lead": 0, "alarms": 3 * 4 + 2 + 1},
     # Lead events: 14 and 3 days for four items, 2 days for Monaco.
-    "demo-feed-google.ics": {"due": 5, "grace": 2, "lead": 2 * 4 + 1, "alarms": 3 * 4 + 2 + 2},
+    "demo-feed-google.ics": {"due": 5, "grace": 1, "lead": 2 * 4 + 1, "alarms": 3 * 4 + 2 + 1},
 }
 
 

@@ -153,3 +153,12 @@ def test_a_file_over_the_size_limit_is_refused() -> None:
 ])
 def test_the_size_is_counted_as_a_form_posts_the_text(text: str, size: int) -> None:
     assert imports.text_size(text) == size
+
+
+def test_a_carrier_column_names_a_preset() -> None:
+    header = "title,due_date,carrier\n"
+    good = imports.parse((header + "giffgaff,2027-03-01,giffgaff\nMTS,2027-03-01,\n").encode())
+    assert good.problems == []
+    assert [data.get("carrier") for _, data in good.rows] == ["giffgaff", None]
+    bad = imports.parse((header + "Three,2027-03-01,three\n").encode())
+    assert [(problem.row, problem.field) for problem in bad.problems] == [(2, "carrier")]

@@ -72,13 +72,14 @@ def assert_refused(response: Any, field: str) -> None:
 @pytest.mark.parametrize(
     "title, due_before, due_after, amount, currency",
     [
-        # Every 3 months on schedule, from Jan 31: the short month clamps to Apr 30.
-        ("MTS Russia", "2027-01-31", "2027-04-30", "300.00", "RUB"),
-        ("Hong Kong registration card", "2027-03-05", "2028-03-05", "118.00", "HKD"),
+        # The carriers' presets count from the renewal: TODAY + 183, 180 and 120 days,
+        # whatever the old due date.
+        ("MTS Russia", "2027-01-31", "2027-07-21", "300.00", "RUB"),
+        ("Hong Kong registration card", "2027-03-05", "2027-07-18", "118.00", "HKD"),
+        # Monthly on schedule: a month after the old due date.
         ("Montenegro prepaid card", "2027-01-25", "2027-02-25", "5.00", "EUR"),
         ("Monaco Telecom", "2027-02-08", "2027-03-08", "15.00", "EUR"),
-        # Every 90 days from the renewal: TODAY + 90, whatever the old due date.
-        ("TNT eSIM", "2027-02-18", "2027-04-19", "50.00", "PHP"),
+        ("TNT eSIM", "2027-02-18", "2027-05-19", "50.00", "PHP"),
     ],
 )
 def test_renewing_each_demo_item_moves_its_due_date(
@@ -101,8 +102,8 @@ def test_renewing_each_demo_item_moves_its_due_date(
 
 
 def test_a_quarterly_plan_from_jan31_comes_back_to_the_31st(api: Api) -> None:
-    data = next(d for d in demo_items(TODAY) if d["title"] == "MTS Russia")
-    item = api.post(ITEMS, json=data).json
+    item = create(api, due_date="2027-01-31",
+                  repeat={"every": 3, "unit": "month", "from": "schedule"})
     seen = [renew(api, item["id"])["item"]["due_date"] for _ in range(4)]
     assert seen == ["2027-04-30", "2027-07-31", "2027-10-31", "2028-01-31"]
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from feedsvc import imports
+from feedsvc.db import new_session
+from feedsvc.models import Item
 
-from helpers import Api, Browser, Page, signed_in, upload
+from helpers import Api, Browser, Page, make_user, signed_in, upload
 
 GOOD = ("title,due_date,provider,country,repeat_every,repeat_unit,bound_services\r\n"
         "MTS Russia,2027-03-31,MTS,RU,3,month,Sberbank;Telegram\r\n"
@@ -178,3 +184,160 @@ def test_the_size_limit_is_the_same_at_both_steps(browser: Browser, api: Api) ->
     assert "larger than" not in preview.text
     over = (head + "x" * (filler + 1)).encode("gb18030")
     assert "larger than 200 KB" in upload(browser, over, "over.csv").text
+
+
+# A Wallos export goes through the same page, steps and limits (see test_wallos.py).
+
+DATA = Path(__file__).parent / "data"
+WALLOS = (DATA / "wallos-export.json").read_bytes()
+WALLOS_BROKEN = (DATA / "wallos-export-broken.json").read_bytes()
+CURRENCIES = {"currency_dollar": "USD", "currency_yen": "CNY"}
+
+
+def upload_export(browser: Browser, data: bytes, **choices: str) -> Page:
+    """Send a Wallos export through the import form, with the currencies chosen for its
+    shared symbols."""
+    form = browser.get("/items/import").form("/items/import")
+    return Page(browser.client.post("/items/import", data={
+        **form.fields, **choices, "file": (io.BytesIO(data), "subscriptions.json")},
+        content_type="multipart/form-data"))
+
+
+def problem_cells(page: Page) -> list[tuple[str, str]]:
+    """Each problem row of the page as (number, field)."""
+    cells = [re.findall(r"<td>(?:<code>)?(.*?)(?:</code>)?</td>", row)
+             for row in re.findall(r'<tr class="import-problem">(.*?)</tr>', page.text)]
+    return [(number, field) for number, field, _problem in cells]
+
+
+@pytest.fixture
+def chinese_browser(app: Flask) -> Browser:
+    return signed_in(app.test_client(), make_user(app, "zh@example.com", locale="zh-Hans"))
+
+
+def test_a_wallos_export_is_previewed_then_imported_on_confirm(browser: Browser,
+                                                               api: Api) -> None:
+    preview = upload_export(browser, WALLOS, **CURRENCIES)
+    assert preview.status == 200, preview.text[:3000]
+    assert "9 items ready to import" in preview.text
+    rows = re.findall(r'<tr class="import-row">(.*?)</tr>', preview.text, re.DOTALL)
+    assert "<td>2</td><td>giffgaff SIM</td>" in rows[1]
+    assert "<td>6 months</td><td>10.00 GBP</td>" in rows[1]
+    assert "<td>1 day</td><td>4.50 CHF</td>" in rows[5]
+    assert '<span class="badge">Archived</span>' in rows[7]
+    assert titles(api) == []  # nothing saved by the preview
+    confirm = preview.form("/items/import/confirm")
+    assert {name: confirm.fields[name] for name in CURRENCIES} == CURRENCIES
+    response = browser.client.post("/items/import/confirm", data=confirm.fields,
+                                   content_type="multipart/form-data")
+    assert response.status_code == 302
+    current = {item["title"]: item for item in api.get("/api/v1/items").json["items"]}
+    archived = api.get("/api/v1/items?archived=true").json["items"]
+    assert [item["title"] for item in archived] == ["Spotify Family"]
+    assert len(current) == 8
+    giffgaff = current["giffgaff SIM"]
+    assert (giffgaff["category"], giffgaff["due_date"], giffgaff["repeat"], giffgaff["price"],
+            giffgaff["url"], giffgaff["auto_renew"], giffgaff["alarms"]) == (
+        "subscription", "2027-05-01", {"every": 6, "unit": "month", "from": "schedule"},
+        {"amount": "10.00", "currency": "GBP"}, "https://giffgaff.com/top-up", False, None)
+    assert giffgaff["notes"].endswith("Wallos category: Utilities\nPayment method: PayPal")
+    assert current["Netflix"]["price"] == {"amount": "15.49", "currency": "USD"}
+    assert current["爱奇艺 VIP 会员"]["price"] == {"amount": "25.00", "currency": "CNY"}
+    assert "Imported 9 items." in browser.get("/").text
+
+
+def test_a_wallos_export_is_imported_in_chinese_with_chinese_notes(chinese_browser: Browser,
+                                                                   app: Flask) -> None:
+    preview = upload_export(chinese_browser, WALLOS, **CURRENCIES)
+    assert preview.status == 200
+    assert "9 个项目可以导入" in preview.text
+    assert "<td>6 个月</td>" in preview.text
+    assert '<span class="badge">已归档</span>' in preview.text
+    response = chinese_browser.client.post(
+        "/items/import/confirm", data=preview.form("/items/import/confirm").fields,
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert "已导入 9 个项目。" in chinese_browser.get("/").text
+    with app.app_context(), new_session(app) as session:
+        notes = session.scalars(select(Item.notes).where(Item.title == "爱奇艺 VIP 会员")).one()
+    assert notes == "连续包月 可随时取消\n\nWallos 分类：娱乐\n付款方式：AliPay"
+
+
+def test_a_broken_wallos_export_shows_each_problem_by_number_and_field(browser: Browser,
+                                                                       api: Api) -> None:
+    page = upload_export(browser, WALLOS_BROKEN, **CURRENCIES)
+    assert page.status == 422
+    assert "Nothing was imported" in page.text
+    assert "/items/import/confirm" not in page.text
+    assert "<th scope=\"col\">No.</th><th scope=\"col\">Field</th>" in page.text
+    assert problem_cells(page) == [
+        ("2", "Next Payment"), ("3", "Payment Cycle"), ("4", "Price"), ("5", "Name"),
+        ("6", "Renewal"), ("8", "Next Payment")]
+    assert "2027-02-30 is not a real calendar date" in page.text
+    assert "“¤” is not a currency symbol this import knows" in page.text
+    assert titles(api) == []
+
+
+def test_a_broken_wallos_export_is_explained_in_chinese(chinese_browser: Browser) -> None:
+    page = upload_export(chinese_browser, WALLOS_BROKEN)
+    assert page.status == 422
+    assert "<th scope=\"col\">序号</th><th scope=\"col\">字段</th>" in page.text
+    assert ("7", "Price") in problem_cells(page)
+    assert "“$”是多种货币的符号（AUD, CAD, USD）" in page.text
+    assert "不是本导入能识别的付款周期" in page.text
+
+
+def test_a_symbol_several_currencies_share_asks_for_a_choice(browser: Browser,
+                                                             api: Api) -> None:
+    page = upload_export(browser, WALLOS)
+    assert page.status == 422
+    assert problem_cells(page) == [("1", "Price"), ("7", "Price")]
+    assert '<details class="import-symbols" open>' in page.text
+    assert "choose which one under “Currency symbols”" in page.text
+    form = page.form("/items/import")
+    assert {name: form.fields[name] for name in ("currency_dollar", "currency_yen",
+                                                 "currency_krona")} == {
+        "currency_dollar": "", "currency_yen": "", "currency_krona": ""}
+    assert upload_export(browser, WALLOS, currency_dollar="USD", currency_yen="GBP").status == 422
+    assert upload_export(browser, WALLOS, **CURRENCIES).status == 200
+    assert titles(api) == []
+
+
+def test_a_confirmation_without_the_chosen_currencies_saves_nothing(browser: Browser,
+                                                                    api: Api) -> None:
+    confirm = upload_export(browser, WALLOS, **CURRENCIES).form("/items/import/confirm")
+    fields = {name: value for name, value in confirm.fields.items() if name != "currency_yen"}
+    page = Page(browser.client.post("/items/import/confirm", data=fields,
+                                    content_type="multipart/form-data"))
+    assert page.status == 422
+    assert problem_cells(page) == [("7", "Price")]
+    assert titles(api) == []
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"[{\"Name\": ", "The file is not a readable JSON file."),
+    (b"[" * 100_000, "The file is not a readable JSON file."),
+    (b'{"success": false, "message": "Your session expired"}',
+     "The file is not a Wallos export: it holds no list of subscriptions."),
+    (b"[]", "The file has no subscriptions."),
+    (json.dumps([{"Name": f"Sub {n}", "Next Payment": "2027-01-01"}
+                 for n in range(imports.MAX_ROWS + 1)]).encode(),
+     (f"The file has {imports.MAX_ROWS + 1} subscriptions; at most {imports.MAX_ROWS} can be "
+      "imported at once.")),
+    (b"[" + b" " * imports.MAX_BYTES + b"]", "The file is larger than 200 KB."),
+])
+def test_a_file_that_is_no_usable_wallos_export_gets_a_clear_answer(
+        browser: Browser, api: Api, data: bytes, message: str) -> None:
+    page = upload_export(browser, data)
+    assert page.status == 422
+    assert message in page.text
+    assert titles(api) == []
+
+
+def test_wallos_csv_export_is_pointed_to_the_json_export(browser: Browser) -> None:
+    header = ("Name,Payment Cycle,Next Payment,Renewal,Category,Payment Method,Paid By,Price,"
+              "Notes,URL,State,Notifications,Cancellation Date,Active")
+    page = upload(browser, (header + "\nNetflix,Monthly,2027-02-14,Automatic,Entertainment,"
+                            "PayPal,Li Wei,€12.99,,,Enabled,Enabled,,Yes").encode())
+    assert page.status == 422
+    assert "Choose “Export as JSON” in Wallos" in page.text

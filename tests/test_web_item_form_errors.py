@@ -35,6 +35,7 @@ CASES = [
     Case("bad-category", {"category": "spaceship"}, "category", "'sim'"),
     Case("provider-101-chars", {"provider": "p" * 101}, "provider", "at most 100"),
     Case("provider-tab", {"provider": "M\tTS"}, "provider", "one line"),
+    Case("carrier-no-preset", {"carrier": "megafon"}, "carrier", "carrier preset"),
     Case("phone-letters", {"phone_number": "abc"}, "phone_number", "phone number"),
     Case("phone-41-chars", {"phone_number": "1" * 41}, "phone_number", "at most 40"),
     Case("country-XX", {"country": "XX"}, "country", "ISO 3166-1"),

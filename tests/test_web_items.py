@@ -113,6 +113,7 @@ def test_the_edit_page_shows_every_field_of_the_item(
         "title": "MTS Russia",
         "category": "sim",
         "provider": "MTS",
+        "carrier": "",
         "phone_number": "+7 916 123 45 67",
         "country": "RU",
         "due_date": "2027-03-31",
@@ -145,7 +146,7 @@ def test_editing_every_field(browser: Browser, api: Api, item: dict[str, Any]) -
     assert page.response.location == "/archived"
     assert writable(api.get(f"/api/v1/items/{item['id']}").json) == {
         "title": "MegaFon", "category": "subscription", "provider": "MegaFon PJSC",
-        "phone_number": "+7 900 000-00-00", "country": "HK", "due_date": "2027-06-15",
+        "carrier": None, "phone_number": "+7 900 000-00-00", "country": "HK", "due_date": "2027-06-15",
         "repeat": {"every": 1, "unit": "year", "from": "renewal"}, "grace_days": None,
         "alarms": None, "price": None, "bound_services": [], "notes": "", "url": None,
         "auto_renew": True, "archived": True,

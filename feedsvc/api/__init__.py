@@ -196,8 +196,9 @@ def openapi() -> Response:
     return jsonify(document())
 
 
-# Register the /feeds, /items/<id>/renewals, /channels and /deliveries routes on this
-# blueprint.
+# Register the /feeds, /items/<id>/renewals, /channels, /deliveries and /carriers routes on
+# this blueprint.
+from feedsvc.api import carriers as _carriers  # noqa: F401
 from feedsvc.api import channels as _channels  # noqa: F401
 from feedsvc.api import feeds as _feeds  # noqa: F401
 from feedsvc.api import renewals as _renewals  # noqa: F401

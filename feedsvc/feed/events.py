@@ -12,6 +12,7 @@ from babel.support import NullTranslations
 from icalendar import Alarm, Event, vText
 from icalendar.enums import TRANSP
 
+from feedsvc import presets
 from feedsvc.feed.views import AlarmSpec, FeedView, ItemView, RenewalView
 from feedsvc.texts import N_, translations
 
@@ -124,6 +125,11 @@ def item_description(item: ItemView, feed: FeedView) -> str:
     if item.auto_renew:
         lines.append(_say(words, N_("Renews automatically: check that the charge went "
                                     "through.")))
+    preset = presets.get(item.carrier)
+    if preset is not None:
+        lines += _facts(words, (N_("Keeps the number alive: %(value)s"),
+                                preset.keeps_alive.said(feed.locale)),
+                        (N_("Where this rule comes from: %(value)s"), preset.source.url))
     last = item.last_renewal
     lines += _facts(words, (N_("Renew at: %(value)s"), item.url),
                     (N_("Last renewal: %(value)s"), _renewal_summary(last) if last else None))

@@ -31,9 +31,10 @@ PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def _code_digest() -> str:
-    """A digest of the package's code and compiled catalogs."""
+    """A digest of the package's code, data (the carrier presets) and compiled catalogs."""
     digest = hashlib.sha256()
-    for path in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.mo")]):
+    for path in sorted([*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.mo"),
+                        *PACKAGE.rglob("*.json")]):
         digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -83,7 +83,7 @@ def read_source(connection: Connection, token_hash: str) -> Source | None:
 
 
 _ITEM_COLUMNS = (Item.id, Item.title, Item.due_date, Item.version, Item.updated_at, Item.alarms,
-                 Item.provider, Item.phone_number, Item.country, Item.grace_days,
+                 Item.provider, Item.carrier, Item.phone_number, Item.country, Item.grace_days,
                  Item.price_amount, Item.price_currency, Item.bound_services, Item.notes,
                  Item.url, Item.auto_renew)
 _RENEWAL_COLUMNS = (Renewal.id.label("renewal_id"), Renewal.renewed_on, Renewal.amount,
@@ -146,7 +146,8 @@ def feed_view(connection: Connection, settings: Settings, base_url: str, today: 
             renew_link=_renew_link(settings, base_url, secret_key, item.id, item.due_date),
             alarms=tuple(AlarmSpec(a["days_before"], a["at"])
                          for a in effective_alarms(item, settings)),
-            provider=item.provider, phone_number=item.phone_number, country=item.country,
+            provider=item.provider, carrier=item.carrier, phone_number=item.phone_number,
+            country=item.country,
             grace_days=item.grace_days, price_amount=item.price_amount,
             price_currency=item.price_currency, bound_services=tuple(item.bound_services),
             notes=item.notes, url=item.url, auto_renew=item.auto_renew, last_renewal=last,

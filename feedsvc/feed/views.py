@@ -41,6 +41,8 @@ class ItemView:
     # The cycle's "I renewed it" action link, in a feed that carries them.
     renew_link: str | None = None
     provider: str | None = None
+    # The carrier preset's id (``feedsvc.presets``): what keeps the number alive, and why.
+    carrier: str | None = None
     phone_number: str | None = None
     country: str | None = None
     grace_days: int | None = None

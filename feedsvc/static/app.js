@@ -133,3 +133,102 @@ function linkProviderPicker() {
 }
 
 document.addEventListener("DOMContentLoaded", linkProviderPicker);
+
+// ==== Add/edit item: a carrier's keep-alive rule ====
+// Without JavaScript, "Show the rule" and "Apply this rule" send the form back and the
+// server answers with the rule shown or filled in. Here the same happens in the page: the
+// chosen carrier's rule shows at once, and applying it sets the controls its data-fill
+// names (the server's own list), plus the provider when none was typed. A country with
+// presets narrows the list to its carriers. An unclear rule needs its box ticked first.
+function linkCarrierRules() {
+  var select = document.getElementById("f-carrier");
+  var panel = document.getElementById("presets");
+  if (!select || !panel) {
+    return;
+  }
+  var form = select.form;
+  var status = document.getElementById("preset-status");
+  var blocks = Array.prototype.slice.call(panel.querySelectorAll("[data-preset]"));
+  function show(id) {
+    blocks.forEach(function (block) {
+      block.hidden = block.getAttribute("data-preset") !== id;
+    });
+    status.textContent = "";
+  }
+  select.addEventListener("change", function () { show(select.value); });
+  var showButton = document.getElementById("show-rule");
+  showButton.addEventListener("click", function (event) {
+    event.preventDefault();
+    show(select.value);
+  });
+
+  blocks.forEach(function (block) {
+    var apply = block.querySelector("button[name=apply_rule]");
+    var box = block.querySelector("input[name=confirm_unclear]");
+    var error = block.querySelector(".confirm-error");
+    function setError(on) {
+      error.hidden = !on;
+      error.classList.toggle("field-error", on);
+      error.textContent = on ? error.getAttribute("data-message") : "";
+      if (on) {
+        box.setAttribute("aria-invalid", "true");
+      } else {
+        box.removeAttribute("aria-invalid");
+      }
+    }
+    if (box) {
+      box.addEventListener("change", function () {
+        if (box.checked) {
+          setError(false);
+        }
+      });
+    }
+    apply.addEventListener("click", function (event) {
+      event.preventDefault();
+      if (box && !box.checked) {
+        setError(true);
+        box.focus();
+        return;
+      }
+      var fill = JSON.parse(block.getAttribute("data-fill"));
+      Object.keys(fill).forEach(function (name) {
+        var control = form.elements.namedItem(name);
+        if (!control) {
+          return;
+        }
+        control.value = fill[name];
+        if (control !== select) {
+          control.dispatchEvent(new Event("change", {bubbles: true}));
+        }
+      });
+      var provider = form.elements.namedItem("provider");
+      if (provider && !provider.value.trim()) {
+        provider.value = block.getAttribute("data-provider");
+      }
+      status.textContent = status.getAttribute("data-applied");
+    });
+  });
+
+  var country = document.getElementById("f-country");
+  var groups = Array.prototype.slice.call(select.querySelectorAll("optgroup"));
+  function narrow() {
+    var code = country.value.trim().toUpperCase();
+    var chosen = select.options[select.selectedIndex];
+    var mine = groups.filter(function (group) { return group.getAttribute("data-country") === code; });
+    groups.forEach(function (group) {
+      var keep = mine.length === 0 || mine.indexOf(group) >= 0 || group.contains(chosen);
+      if (keep) {
+        select.appendChild(group);
+      } else if (group.parentNode) {
+        select.removeChild(group);
+      }
+    });
+  }
+  if (country) {
+    country.addEventListener("input", narrow);
+    country.addEventListener("change", narrow);
+    narrow();
+  }
+}
+
+document.addEventListener("DOMContentLoaded", linkCarrierRules);

@@ -34,7 +34,7 @@ Values = dict[str, str]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MIN_ALARM_ROWS = 5
 ITEM_CONTROLS = frozenset({
-    "title", "category", "provider", "phone_number", "country", "due_date",
+    "title", "category", "provider", "carrier", "phone_number", "country", "due_date",
     "repeat", "repeat.every", "repeat.unit", "repeat.from", "grace_days",
     "alarms", "price", "price.amount", "price.currency", "bound_services", "notes", "url",
     "auto_renew", "archived",
@@ -124,6 +124,7 @@ def item_input(form: Mapping[str, str]) -> FormInput:
         "title": form.get("title", "").strip(),
         "category": form.get("category", ""),
         "provider": _optional(form.get("provider", "")),
+        "carrier": _optional(form.get("carrier", "")),
         "phone_number": _optional(form.get("phone_number", "")),
         "country": _optional(form.get("country", "")),
         "due_date": form.get("due_date", "").strip(),
@@ -156,6 +157,7 @@ def item_values(item: Item) -> Values:
         "title": item.title,
         "category": item.category,
         "provider": item.provider or "",
+        "carrier": item.carrier or "",
         "phone_number": item.phone_number or "",
         "country": item.country or "",
         "due_date": item.due_date.isoformat(),

@@ -99,6 +99,17 @@ def format_timestamp(value: datetime) -> str:
         "{1}", format_date(value, "medium"))
 
 
+def period_words(every: int, unit: str) -> str:
+    """One period of a repeat rule: "3 months", "1 year", "90 days"."""
+    if unit == "day":
+        return ngettext("%(num)d day", "%(num)d days", every)
+    if unit == "week":
+        return ngettext("%(num)d week", "%(num)d weeks", every)
+    if unit == "month":
+        return ngettext("%(num)d month", "%(num)d months", every)
+    return ngettext("%(num)d year", "%(num)d years", every)
+
+
 def time_element(value: date) -> Markup:
     """A date or moment as ``<time>``: ISO 8601 for machines, the reader's convention inside."""
     if isinstance(value, datetime):

@@ -12,7 +12,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from feedsvc import carriers, items, renewals
+from feedsvc import carriers, items, presets, renewals
 from feedsvc.baseurl import public_base_url
 from feedsvc.db import get_session
 from feedsvc.errors import NotFound, ValidationFailed
@@ -37,6 +37,7 @@ from feedsvc.web.forms import (
     repeat_unit_choices,
 )
 from feedsvc.web.i18n import N_, _, html_lang, ngettext
+from feedsvc.web.keepalive import apply_preset, carrier_groups, item_rule
 from feedsvc.web.reminders import ITEM_DELIVERIES, delivery_rows
 from feedsvc.web.standing import Standing, standing
 
@@ -153,20 +154,61 @@ def _renewal_section(item: Item, user: User) -> dict[str, Any]:
 
 
 def _render_form(item: Item | None, values: Values, errors: FormErrors | None = None,
-                 status: int = 200, message: str | None = None) -> Page:
+                 status: int = 200, message: str | None = None, shown: str | None = None,
+                 applied: bool = False) -> Page:
+    """The item form; ``shown``: the carrier preset whose rule is open (``applied``: and was
+    just filled in)."""
     errors = errors or FormErrors()
     user = signed_in_user()
+    carrier = values.get("carrier", "")
     return render_template(
         "items/form.html", item=item, values=values, errors=errors.fields,
         general=errors.general, message=message,
         renewal_section=None if item is None else _renewal_section(item, user),
+        item_rule=None if item is None else item_rule(item.carrier),
         alarm_rows=alarm_row_count(values, "alarms"),
         default_alarms_text=_("Your defaults: %(alarms)s.",
                               alarms=alarms_text(user.default_alarms)),
         categories=category_choices(), repeat_units=repeat_unit_choices(),
         repeat_froms=repeat_from_choices(), countries=carriers.common_first(countries()),
         currencies=currencies(), providers=carriers.providers(),
+        carrier_groups=carrier_groups(values.get("country")), shown=shown, applied=applied,
+        # A carrier that is no preset (typed by hand into the request) is shown as sent.
+        unknown_carrier=carrier if carrier and presets.get(carrier) is None else None,
     ), status
+
+
+# The buttons of the carrier rule: they send the form back with a preset's rule shown or
+# filled in, and save nothing.
+SHOW_RULE = "show_rule"
+APPLY_RULE = "apply_rule"
+CONFIRM_UNCLEAR = "confirm_unclear"
+
+
+def _rule_step(item: Item | None) -> Page | None:
+    """Show or apply a carrier preset's rule, when one of its buttons sent the form (the
+    way without JavaScript); None when the form is to be saved."""
+    form = request.form
+    if SHOW_RULE not in form and APPLY_RULE not in form:
+        return None
+    values = {name: value for name, value in form.to_dict().items()
+              if name not in (SHOW_RULE, APPLY_RULE, CONFIRM_UNCLEAR)}
+    chosen = form.get(APPLY_RULE, values.get("carrier", "")).strip()
+    preset = presets.get(chosen)
+    if preset is None:
+        if not chosen:  # "Show the rule" with no carrier chosen: nothing to show
+            return _render_form(item, values)
+        return _render_form(item, values, FormErrors({"carrier": _(
+            "Choose a carrier from the list.")}), 422,
+            _("Please correct the marked fields; nothing was saved."))
+    if APPLY_RULE not in form:
+        return _render_form(item, values, shown=preset.id)
+    if preset.confidence == "unclear" and preset.id not in form.getlist(CONFIRM_UNCLEAR):
+        # An unclear rule is filled in only when the person says so.
+        return _render_form(item, values, FormErrors({f"{CONFIRM_UNCLEAR}.{preset.id}": _(
+            "This rule is unclear: tick the box to apply it anyway.")}), 422,
+            shown=preset.id)
+    return _render_form(item, apply_preset(values, preset), shown=preset.id, applied=True)
 
 
 def _invalid(item: Item | None, error: ValidationFailed, rows: dict[str, list[int]]) -> Page:
@@ -181,6 +223,9 @@ def new_item() -> Page:
     """Add an item."""
     if request.method == "GET":
         return _render_form(None, new_item_values())
+    step = _rule_step(None)
+    if step is not None:
+        return step
     submitted = item_input(request.form)
     db = get_session()
     try:
@@ -200,6 +245,9 @@ def edit_item(item_id: int) -> Page:
     item = items.get_item(db, signed_in_user(), item_id)
     if request.method == "GET":
         return _render_form(item, item_values(item))
+    step = _rule_step(item)
+    if step is not None:
+        return step
     if request.form.get("version", str(item.version)) != str(item.version):
         # Someone saved the item since this form was opened: show their change instead of
         # silently overwriting it. Saving again (with the new version) keeps this input.

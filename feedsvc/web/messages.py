@@ -40,6 +40,7 @@ FIXED = (
     N_("must be a non-negative amount such as \"12.50\" (at most 4 decimals)"),
     N_("must be an http:// or https:// address"),
     N_("must be an IANA time zone name such as Europe/Moscow or Asia/Shanghai"),
+    N_("must be the id of a carrier preset (GET /api/v1/carriers)"),
 )
 # Werkzeug's descriptions of the HTTP errors a page can meet, word for word (the API answers
 # with them as they are).

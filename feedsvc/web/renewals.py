@@ -28,7 +28,7 @@ from feedsvc.web.forms import (
     renewal_input,
     renewal_values,
 )
-from feedsvc.web.i18n import _, format_day, ngettext
+from feedsvc.web.i18n import _, format_day, period_words
 from feedsvc.web.standing import standing
 
 
@@ -46,13 +46,7 @@ def period_text(item: Item) -> str | None:
     rule = renewals.repeat_rule(item)
     if rule is None:
         return None
-    if rule.unit == "day":
-        return ngettext("%(num)d day", "%(num)d days", rule.every)
-    if rule.unit == "week":
-        return ngettext("%(num)d week", "%(num)d weeks", rule.every)
-    if rule.unit == "month":
-        return ngettext("%(num)d month", "%(num)d months", rule.every)
-    return ngettext("%(num)d year", "%(num)d years", rule.every)
+    return period_words(rule.every, rule.unit)
 
 
 def rule_text(item: Item) -> str:

@@ -26,7 +26,7 @@ def item_titles(page: Any) -> list[str]:
 
 
 def check_file(page: Any, t: Words, path: Path) -> None:
-    page.get_by_label(t("CSV file")).set_input_files(str(path))
+    page.get_by_label(t("CSV file or Wallos export")).set_input_files(str(path))
     with page.expect_navigation():
         page.get_by_role("button", name=t("Check the file")).click()
 

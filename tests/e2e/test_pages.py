@@ -232,7 +232,7 @@ def test_every_page_is_accessible_and_fits(new_context: Any, axe_source: str, li
     audit.check(page, "import")
     for name, data in (("import-good", GOOD_CSV), ("import-bad", BAD_CSV)):
         page.goto("/items/import")
-        page.get_by_label(t("CSV file")).set_input_files(
+        page.get_by_label(t("CSV file or Wallos export")).set_input_files(
             {"name": f"{name}.csv", "mimeType": "text/csv", "buffer": data})
         submit(page, "Check the file", t)
         audit.check(page, name)

@@ -37,6 +37,7 @@ VALID_ITEM: dict[str, Any] = {
     "title": "MTS Russia",
     "category": "sim",
     "provider": "MTS",
+    "carrier": None,
     "phone_number": "+7 916 123 45 67",
     "country": "RU",
     "due_date": "2027-03-31",
