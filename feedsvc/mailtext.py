@@ -214,7 +214,9 @@ def _rows(facts: ReminderFacts) -> list[Row]:
     preset = presets.get(facts.carrier)
     if preset is not None:
         locale = "zh-Hans" if str(get_locale()) == "zh_Hans" else "en"
-        rows += [Row(_("Keeps the number alive"), preset.keeps_alive.said(locale)),
+        keeps = (_("Keeps the number alive (an unclear rule: check it)")
+                 if preset.confidence == "unclear" else _("Keeps the number alive"))
+        rows += [Row(keeps, preset.keeps_alive.said(locale)),
                  Row(_("Where this rule comes from"), preset.source.url, preset.source.url)]
     if facts.renew_url:
         # Only a web address becomes a link; anything else is shown as text.

@@ -127,8 +127,9 @@ def item_description(item: ItemView, feed: FeedView) -> str:
                                     "through.")))
     preset = presets.get(item.carrier)
     if preset is not None:
-        lines += _facts(words, (N_("Keeps the number alive: %(value)s"),
-                                preset.keeps_alive.said(feed.locale)),
+        keeps = (N_("Keeps the number alive (an unclear rule: check it): %(value)s")
+                 if preset.confidence == "unclear" else N_("Keeps the number alive: %(value)s"))
+        lines += _facts(words, (keeps, preset.keeps_alive.said(feed.locale)),
                         (N_("Where this rule comes from: %(value)s"), preset.source.url))
     last = item.last_renewal
     lines += _facts(words, (N_("Renew at: %(value)s"), item.url),
